@@ -118,7 +118,9 @@ typedef enum RefKind {
   REF_PARAM    /* ref.index: parameter of the enclosing def */
 } RefKind;
 
-typedef enum BuiltinVar { BV_P, BV_G, BV_T, BV_F, BV_N, BV_ROWS, BV_COLS, BV_I } BuiltinVar;
+/* Built-in names: p g t f n rows cols, the identity I, and the constants
+ * inf and pi. */
+typedef enum BuiltinVar { BV_P, BV_G, BV_T, BV_F, BV_N, BV_ROWS, BV_COLS, BV_I, BV_INF, BV_PI } BuiltinVar;
 
 typedef struct Ref {
   RefKind kind;
