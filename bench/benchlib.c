@@ -1,0 +1,471 @@
+/* benchlib.c: side-by-side measurement of a generated kernel, the
+ * hand-written loop of the same rule and the bandwidth kernel of the same
+ * traffic (see benchlib.h).  Repetitions are interleaved: one step of
+ * each kernel per round, medians over rounds. */
+#define _POSIX_C_SOURCE 200809L
+#include "benchlib.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "diag.h"
+#include "handwritten.h"
+#include "ir_pipeline.h"
+#include "optc.h"
+#include "optrt.h"
+#include "util.h"
+
+double bench_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void bench_options_init(BenchOptions *o) {
+  memset(o, 0, sizeof *o);
+  o->n = 16 << 20;
+  o->threads = 1;
+  o->min_seconds = 0.5;
+  o->min_reps = 5;
+  o->max_reps = 200;
+}
+
+static void set_err(char **err, const char *fmt, const char *arg) {
+  Str s = {0};
+  str_printf(&s, fmt, arg);
+  *err = str_take(&s);
+}
+
+/* ---- traffic ---------------------------------------------------------- */
+
+static void collect_diag(void *user, const Diag *d) {
+  if (d->severity != DIAG_ERROR) return;
+  Str *s = user;
+  if (s->len == 0) str_puts(s, d->message);
+}
+
+static void count_stage(const IrStage *st, int nbufs, int *reads, int *writes) {
+  bool *loaded = xcalloc((size_t)nbufs, sizeof(bool));
+  bool *stored = xcalloc((size_t)nbufs, sizeof(bool));
+  for (int i = 0; i < st->ninsts; i++) {
+    const IrInst *in = &st->insts[i];
+    if (in->op == IR_LOAD) loaded[in->index] = true;
+    if (in->op == IR_STORE) stored[in->index] = true;
+  }
+  *reads = *writes = 0;
+  for (int b = 0; b < nbufs; b++) {
+    *reads += loaded[b];
+    *writes += stored[b];
+  }
+  free(loaded);
+  free(stored);
+}
+
+int bench_traffic(const char *path, BenchTraffic *out, char **err) {
+  SrcMgr sm;
+  srcmgr_init(&sm);
+  Str msg = {0};
+  DiagSink diags;
+  diag_init(&diags, &sm, collect_diag, &msg);
+  SemaOptions sopts = {0};
+  PipelineOptions popts = {0};
+  IrProgram prog;
+  memset(&prog, 0, sizeof prog);
+  int rc = 0;
+  memset(out, 0, sizeof *out);
+  if (ir_pipeline_build_file(&prog, &sm, path, &diags, &sopts, &popts) != 0) {
+    set_err(err, "%s", msg.len ? msg.data : "cannot build the rule");
+    rc = -1;
+  } else {
+    for (int i = 0; i < prog.nstages && out->nsweeps < BENCH_MAX_SWEEPS; i++) {
+      if (prog.stages[i].op.kind != OPTK_OP_SWEEP) continue;
+      count_stage(&prog.stages[i], prog.nbufs, &out->reads[out->nsweeps],
+                  &out->writes[out->nsweeps]);
+      out->nsweeps++;
+    }
+    out->bytes_per_element = prog.bytes_per_element;
+  }
+  ir_program_free(&prog);
+  str_free(&msg);
+  srcmgr_free(&sm);
+  return rc;
+}
+
+/* ---- buffers ----------------------------------------------------------- */
+
+static float *alloc_floats(int64_t n, uint64_t seed, float scale) {
+  size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
+  float *a = aligned_alloc(64, bytes);
+  if (!a) return NULL;
+  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (int64_t i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    a[i] = scale * ((float)(x >> 40) * (2.0f / 16777216.0f) - 1.0f);
+  }
+  return a;
+}
+
+/* ---- hand-written side ------------------------------------------------- */
+
+typedef struct HwRun {
+  const char *name;
+  float *p, *g, *m, *v;
+  int64_t n;
+  int threads;
+  int t;
+} HwRun;
+
+bool bench_has_handwritten(const char *name) {
+  static const char *const names[] = {"adam", "adamw", "lion", "lamb", "sgd", "adagrad"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(name, names[i]) == 0) return true;
+  return false;
+}
+
+static HwScalars hw_scalars(const char *name, int t) {
+  HwScalars s = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd = 0.0f};
+  if (strcmp(name, "adamw") == 0) s.wd = 1e-2f;
+  if (strcmp(name, "lion") == 0) s = (HwScalars){.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.99f};
+  if (strcmp(name, "lamb") == 0) s.eps = 1e-6f;
+  if (strcmp(name, "adagrad") == 0) s = (HwScalars){.lr = 1e-2f, .eps = 1e-10f};
+  if (strcmp(name, "sgd") == 0) s = (HwScalars){.lr = 1e-3f, .momentum = 0.9f};
+  s.step_size = (float)(s.lr / (1.0 - pow(s.beta1, t)));
+  s.inv_bc2_sqrt = (float)(1.0 / sqrt(1.0 - pow(s.beta2, t)));
+  return s;
+}
+
+static void hw_step(HwRun *r) {
+  HwScalars s = hw_scalars(r->name, ++r->t);
+  const char *nm = r->name;
+  if (strcmp(nm, "adam") == 0) hw_adam(r->p, r->g, r->m, r->v, r->n, &s, r->threads);
+  else if (strcmp(nm, "adamw") == 0) hw_adamw(r->p, r->g, r->m, r->v, r->n, &s, r->threads);
+  else if (strcmp(nm, "lion") == 0) hw_lion(r->p, r->g, r->m, r->n, &s, r->threads);
+  else if (strcmp(nm, "lamb") == 0) hw_lamb(r->p, r->g, r->m, r->v, r->n, &s, r->threads);
+  else if (strcmp(nm, "sgd") == 0) hw_sgd_momentum(r->p, r->g, r->m, r->n, &s, r->threads);
+  else if (strcmp(nm, "adagrad") == 0) hw_adagrad(r->p, r->g, r->m, r->n, &s, r->threads);
+}
+
+/* ---- bandwidth side ---------------------------------------------------- */
+
+typedef struct BwRun {
+  float *in[4], *out[3];
+  const BenchTraffic *tr;
+  int64_t n;
+  int threads;
+} BwRun;
+
+/* Sweeps with more than 4 reads or 3 writes are split into kernels of at
+ * most that many arrays: the time of a streaming kernel is linear in the
+ * bytes it moves. */
+static void bw_step(BwRun *r) {
+  for (int s = 0; s < r->tr->nsweeps; s++) {
+    int reads = r->tr->reads[s], writes = r->tr->writes[s];
+    while (reads > 0 || writes > 0) {
+      int nr = reads > 4 ? 4 : reads, nw = writes > 3 ? 3 : writes;
+      if (nr == 0) nr = 1; /* a write-only sweep still needs a source */
+      if (nw == 0) nw = 1;
+      hw_bandwidth(r->in, nr, r->out, nw, r->n, r->threads);
+      reads -= nr;
+      writes -= nw;
+    }
+  }
+}
+
+/* ---- generated side ------------------------------------------------------ */
+
+typedef struct GenRun {
+  OptcJit *jit;
+  OptrtKernel *kernel;
+  Optrt *opt;
+  float *p, *g;
+} GenRun;
+
+static char *read_source(const char *path, size_t *len, char **err) {
+  char *text;
+  if (util_read_file(path, SRC_MAX_BYTES, &text, len, err) != 0) return NULL;
+  return text;
+}
+
+static void gen_free(GenRun *r) {
+  optrt_destroy(r->opt);
+  optrt_kernel_close(r->kernel);
+  optc_jit_free(r->jit);
+  free(r->p);
+  free(r->g);
+}
+
+static void first_error(void *user, const OptcDiagnostic *d) {
+  Str *s = user;
+  if (d->severity == OPTC_ERROR && s->len == 0) str_puts(s, d->rendered);
+}
+
+static OptcJit *jit_at(const char *path, const char *text, size_t len, int level,
+                       char **err) {
+  OptcOptions o;
+  optc_options_init(&o);
+  o.opt_level = level;
+  Str msg = {0};
+  o.diag = first_error;
+  o.diag_user = &msg;
+  OptcJit *jit = optc_jit_compile(path, text, len, &o);
+  if (!jit) *err = msg.len ? str_take(&msg) : xstrdup("compilation failed");
+  str_free(&msg);
+  return jit;
+}
+
+static int apply_sets(Optrt *opt, const char *const *sets, char **err) {
+  for (int i = 0; sets && sets[i]; i++) {
+    const char *eq = strchr(sets[i], '=');
+    if (!eq) {
+      set_err(err, "bad setting '%s' (expected NAME=VALUE)", sets[i]);
+      return -1;
+    }
+    char *name = xstrndup(sets[i], (size_t)(eq - sets[i]));
+    int rc = optrt_set_hyper(opt, 0, name, strtod(eq + 1, NULL));
+    free(name);
+    if (rc != 0) {
+      set_err(err, "%s", optrt_last_error(opt));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int gen_setup(GenRun *r, const char *path, const BenchOptions *o, int64_t *sizes,
+                     int ntensors, char **err) {
+  memset(r, 0, sizeof *r);
+  size_t len;
+  char *text = read_source(path, &len, err);
+  if (!text) return -1;
+  r->jit = jit_at(path, text, len, 2, err);
+  free(text);
+  if (!r->jit) return -1;
+  r->kernel = optrt_wrap_descriptor(optc_jit_descriptor(r->jit), err);
+  if (!r->kernel) return -1;
+  OptrtConfig cfg;
+  optrt_config_init(&cfg);
+  cfg.threads = o->threads;
+  r->opt = optrt_create(r->kernel, &cfg, err);
+  if (!r->opt || optrt_add_group(r->opt, NULL) < 0) return -1;
+  int64_t total = 0;
+  for (int i = 0; i < ntensors; i++) total += sizes[i];
+  r->p = alloc_floats(total, 1, 1.0f);
+  r->g = alloc_floats(total, 2, 1e-2f);
+  if (!r->p || !r->g) {
+    *err = xstrdup("out of memory");
+    return -1;
+  }
+  int64_t off = 0;
+  for (int i = 0; i < ntensors; i++) {
+    if (optrt_add_param(r->opt, 0, r->p + off, r->g + off, sizes[i], 0) < 0) {
+      set_err(err, "%s", optrt_last_error(r->opt));
+      return -1;
+    }
+    off += sizes[i];
+  }
+  if (apply_sets(r->opt, o->sets, err) != 0) return -1;
+  for (int w = 0; w < 2; w++)
+    if (optrt_step(r->opt) != 0) {
+      set_err(err, "%s", optrt_last_error(r->opt));
+      return -1;
+    }
+  return 0;
+}
+
+/* ---- timing -------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct Rounds {
+  double *gen, *hw, *bw;
+  int n;
+} Rounds;
+
+static int run_rounds(GenRun *gen, HwRun *hw, BwRun *bw, const BenchOptions *o,
+                      Rounds *r, char **err) {
+  r->gen = xcalloc((size_t)o->max_reps, sizeof(double));
+  r->hw = xcalloc((size_t)o->max_reps, sizeof(double));
+  r->bw = xcalloc((size_t)o->max_reps, sizeof(double));
+  double start = bench_now_ms();
+  for (r->n = 0; r->n < o->max_reps; r->n++) {
+    if (r->n >= o->min_reps && bench_now_ms() - start > o->min_seconds * 1e3) break;
+    double t0 = bench_now_ms();
+    if (optrt_step(gen->opt) != 0) {
+      set_err(err, "%s", optrt_last_error(gen->opt));
+      return -1;
+    }
+    double t1 = bench_now_ms();
+    if (hw) hw_step(hw);
+    double t2 = bench_now_ms();
+    bw_step(bw);
+    double t3 = bench_now_ms();
+    r->gen[r->n] = t1 - t0;
+    r->hw[r->n] = t2 - t1;
+    r->bw[r->n] = t3 - t2;
+  }
+  return 0;
+}
+
+static void rounds_free(Rounds *r) {
+  free(r->gen);
+  free(r->hw);
+  free(r->bw);
+}
+
+static int alloc_sides(HwRun *hw, BwRun *bw, const char *name, const BenchOptions *o,
+                       const BenchTraffic *tr) {
+  memset(bw, 0, sizeof *bw);
+  bw->tr = tr;
+  bw->n = o->n;
+  bw->threads = o->threads;
+  for (int i = 0; i < 4; i++)
+    if (!(bw->in[i] = alloc_floats(o->n, 10 + (uint64_t)i, 1.0f))) return -1;
+  for (int i = 0; i < 3; i++)
+    if (!(bw->out[i] = alloc_floats(o->n, 20 + (uint64_t)i, 1.0f))) return -1;
+  if (!hw) return 0;
+  *hw = (HwRun){.name = name, .n = o->n, .threads = o->threads};
+  hw->p = alloc_floats(o->n, 1, 1.0f);
+  hw->g = alloc_floats(o->n, 2, 1e-2f);
+  hw->m = alloc_floats(o->n, 3, 0.0f);
+  hw->v = alloc_floats(o->n, 4, 0.0f);
+  return hw->p && hw->g && hw->m && hw->v ? 0 : -1;
+}
+
+static void free_sides(HwRun *hw, BwRun *bw) {
+  for (int i = 0; i < 4; i++) free(bw->in[i]);
+  for (int i = 0; i < 3; i++) free(bw->out[i]);
+  free(hw->p);
+  free(hw->g);
+  free(hw->m);
+  free(hw->v);
+}
+
+int bench_measure(const char *path, const BenchOptions *o, BenchRow *row, char **err) {
+  BenchTraffic tr;
+  if (bench_traffic(path, &tr, err) != 0) return -1;
+  GenRun gen;
+  HwRun hw = {0};
+  BwRun bw = {0};
+  Rounds r = {0};
+  int64_t n = o->n;
+  int rc = gen_setup(&gen, path, o, &n, 1, err);
+  const char *name = rc == 0 ? optc_jit_descriptor(gen.jit)->name : "";
+  HwRun *hwp = bench_has_handwritten(name) ? &hw : NULL;
+  if (rc == 0 && alloc_sides(hwp, &bw, name, o, &tr) != 0) {
+    *err = xstrdup("out of memory");
+    rc = -1;
+  }
+  if (rc == 0) rc = run_rounds(&gen, hwp, &bw, o, &r, err);
+  if (rc == 0) {
+    *row = (BenchRow){.n = o->n, .threads = o->threads,
+                      .bytes_per_element = tr.bytes_per_element, .sweeps = tr.nsweeps,
+                      .reps = r.n};
+    snprintf(row->rule, sizeof row->rule, "%s", o->rule_label ? o->rule_label : name);
+    row->gen_ms = median(r.gen, r.n);
+    row->hw_ms = hwp ? median(r.hw, r.n) : -1;
+    row->bw_ms = median(r.bw, r.n);
+  }
+  free_sides(&hw, &bw);
+  rounds_free(&r);
+  gen_free(&gen);
+  return rc;
+}
+
+/* ---- JIT clock ------------------------------------------------------------- */
+
+static int time_jit(const char *path, const char *text, size_t len, int level, int reps,
+                    double *out, char **err) {
+  double *ms = xcalloc((size_t)reps + 1, sizeof(double));
+  for (int i = 0; i <= reps; i++) {
+    double t0 = bench_now_ms();
+    OptcJit *jit = jit_at(path, text, len, level, err);
+    if (!jit) {
+      free(ms);
+      return -1;
+    }
+    ms[i] = bench_now_ms() - t0;
+    optc_jit_free(jit);
+  }
+  *out = median(ms + 1, reps); /* the first compile warms caches: dropped */
+  free(ms);
+  return 0;
+}
+
+int bench_jit_clock(const char *path, int reps, double *ms_o0, double *ms_o2, char **err) {
+  size_t len;
+  char *text = read_source(path, &len, err);
+  if (!text) return -1;
+  int rc = time_jit(path, text, len, 0, reps, ms_o0, err);
+  if (rc == 0) rc = time_jit(path, text, len, 2, reps, ms_o2, err);
+  free(text);
+  return rc;
+}
+
+/* ---- many small tensors ------------------------------------------------------ */
+
+static double time_steps(Optrt *opt, int reps, char **err) {
+  double *ms = xcalloc((size_t)reps, sizeof(double));
+  for (int i = 0; i < reps; i++) {
+    double t0 = bench_now_ms();
+    if (optrt_step(opt) != 0) {
+      set_err(err, "%s", optrt_last_error(opt));
+      free(ms);
+      return -1;
+    }
+    ms[i] = bench_now_ms() - t0;
+  }
+  double m = median(ms, reps);
+  free(ms);
+  return m;
+}
+
+int bench_small_tensors(const char *path, int tensors, int threads, BenchSmall *out,
+                        char **err) {
+  int64_t *sizes = xcalloc((size_t)tensors, sizeof(int64_t));
+  int64_t total = 0;
+  uint64_t x = 0x2545f4914f6cdd1dull;
+  for (int i = 0; i < tensors; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    double u = (double)(x >> 11) / 9007199254740992.0;
+    sizes[i] = (int64_t)(1000.0 * pow(100.0, u)); /* log-uniform 1e3..1e5 */
+    total += sizes[i];
+  }
+  BenchOptions o;
+  bench_options_init(&o);
+  o.threads = threads;
+  GenRun small, large;
+  int rc = gen_setup(&small, path, &o, sizes, tensors, err);
+  if (rc == 0) rc = gen_setup(&large, path, &o, &total, 1, err);
+  else memset(&large, 0, sizeof large);
+  double small_ms = -1, large_ms = -1;
+  for (int round = 0; rc == 0 && round < 3; round++) { /* interleave, keep best medians */
+    double s = time_steps(small.opt, 5, err), l = time_steps(large.opt, 5, err);
+    if (s < 0 || l < 0) rc = -1;
+    if (small_ms < 0 || s < small_ms) small_ms = s;
+    if (large_ms < 0 || l < large_ms) large_ms = l;
+  }
+  if (rc == 0) {
+    *out = (BenchSmall){.threads = threads, .tensors = tensors, .elements = total,
+                        .ms = small_ms, .large_ms = large_ms};
+    snprintf(out->rule, sizeof out->rule, "%s", optc_jit_descriptor(small.jit)->name);
+  }
+  gen_free(&small);
+  gen_free(&large);
+  free(sizes);
+  return rc;
+}

@@ -1,0 +1,57 @@
+/* benchlib.h: measuring one generated kernel side by side with the
+ * hand-written loop of the same rule and the memory-bandwidth kernel for
+ * the same traffic, in one process, repetitions interleaved so that noise
+ * on a shared machine hits all three alike.  Used by bench/bench_main.c
+ * (`make bench`) and by `optc bench`. */
+#ifndef OPTC_BENCHLIB_H
+#define OPTC_BENCHLIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "report.h"
+
+/* Reads and writes of each sweep of a rule, in plan order. */
+enum { BENCH_MAX_SWEEPS = 8 };
+typedef struct BenchTraffic {
+  int nsweeps;
+  int reads[BENCH_MAX_SWEEPS], writes[BENCH_MAX_SWEEPS];
+  int bytes_per_element; /* as optc info counts it */
+} BenchTraffic;
+
+/* Builds `path` through the compiler pipeline and counts the buffers each
+ * sweep loads and stores.  -1 and *err (malloc'd) on error. */
+int bench_traffic(const char *path, BenchTraffic *out, char **err);
+
+/* Hand-written loops exist for these optimizer names: adam, adamw, lion,
+ * lamb, sgd (with momentum), adagrad. */
+bool bench_has_handwritten(const char *name);
+
+typedef struct BenchOptions {
+  int64_t n;
+  int threads;
+  double min_seconds; /* keep repeating each kernel until this much time */
+  int min_reps, max_reps;
+  const char *rule_label; /* NULL: the optimizer's name */
+  const char *const *sets; /* "name=value" hyper settings, NULL-terminated */
+} BenchOptions;
+
+void bench_options_init(BenchOptions *o);
+
+/* Measures the rule in `path` (JIT at -O2, run through liboptrt on one
+ * tensor of o->n floats), its hand-written loop when it has one, and the
+ * bandwidth kernel of its traffic.  Fills `row`. */
+int bench_measure(const char *path, const BenchOptions *o, BenchRow *row, char **err);
+
+/* Median JIT time (source text to descriptor) at -O0 and -O2 over `reps`
+ * compiles after one warm-up, in this process. */
+int bench_jit_clock(const char *path, int reps, double *ms_o0, double *ms_o2, char **err);
+
+/* One step over `tensors` tensors of 1000 to 100000 elements (a fixed
+ * log-uniform draw) against one tensor of the same total size. */
+int bench_small_tensors(const char *path, int tensors, int threads, BenchSmall *out,
+                        char **err);
+
+double bench_now_ms(void);
+
+#endif

@@ -1,0 +1,187 @@
+/* report.c: formatting of benchmark results (see report.h).  The verdict
+ * columns apply the targets of docs/performance.md: at N >= 16M every
+ * generated kernel >= 1.0x of the bandwidth kernel for its traffic and
+ * >= 1.0x of the hand-written loop; JIT <= 10 ms at -O2; many small
+ * tensors >= 0.8x of one large tensor. */
+#include "report.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+double bench_gbps(const BenchRow *r, double ms) {
+  if (ms <= 0) return 0;
+  return (double)r->bytes_per_element * (double)r->n / (ms * 1e-3) / 1e9;
+}
+
+static const char *verdict(double ratio, double target) {
+  return ratio >= target ? "ok" : "MISS";
+}
+
+void bench_print_table(FILE *out, const BenchRow *rows, int nrows) {
+  fprintf(out, "%-14s %9s %3s %5s %9s %8s %8s %8s %8s %8s  %s\n", "rule", "N", "thr",
+          "B/el", "gen ms", "gen GB/s", "hw GB/s", "bw GB/s", "gen/bw", "gen/hw",
+          "target(>=16M)");
+  for (int i = 0; i < nrows; i++) {
+    const BenchRow *r = &rows[i];
+    double to_bw = r->bw_ms / r->gen_ms;
+    double to_hw = r->hw_ms > 0 ? r->hw_ms / r->gen_ms : NAN;
+    const char *v = "-";
+    if (r->n >= 16 * 1024 * 1024) {
+      bool ok = to_bw >= 1.0 && (isnan(to_hw) || to_hw >= 1.0);
+      v = ok ? "ok" : "MISS";
+    }
+    fprintf(out, "%-14s %8.0fM %3d %5d %9.3f %8.2f %8.2f %8.2f %7.3fx %7.3fx  %s\n",
+            r->rule, (double)r->n / (1024 * 1024), r->threads, r->bytes_per_element,
+            r->gen_ms, bench_gbps(r, r->gen_ms),
+            r->hw_ms > 0 ? bench_gbps(r, r->hw_ms) : NAN, bench_gbps(r, r->bw_ms),
+            to_bw, to_hw, v);
+  }
+}
+
+void bench_print_jit(FILE *out, const BenchJit *j, int n) {
+  fprintf(out, "\n%-16s %10s %10s %12s  %s\n", "rule", "JIT -O0 ms", "JIT -O2 ms",
+          "AOT wall ms", "target(-O2 <= 10 ms)");
+  for (int i = 0; i < n; i++)
+    fprintf(out, "%-16s %10.2f %10.2f %12.1f  %s\n", j[i].rule, j[i].ms_o0, j[i].ms_o2,
+            j[i].aot_ms, j[i].ms_o2 <= 10.0 ? "ok" : "MISS");
+}
+
+void bench_print_small(FILE *out, const BenchSmall *s, int n) {
+  fprintf(out, "\n%-14s %3s %8s %10s %10s %10s %8s  %s\n", "rule", "thr", "tensors",
+          "elements", "small ms", "large ms", "ratio", "target(>=0.8x)");
+  for (int i = 0; i < n; i++) {
+    double ratio = s[i].large_ms / s[i].ms;
+    fprintf(out, "%-14s %3d %8d %10lld %10.3f %10.3f %7.3fx  %s\n", s[i].rule,
+            s[i].threads, s[i].tensors, (long long)s[i].elements, s[i].ms,
+            s[i].large_ms, ratio, verdict(ratio, 0.8));
+  }
+}
+
+static void json_num(FILE *out, const char *key, double v, bool last) {
+  if (isfinite(v)) fprintf(out, "\"%s\": %.6g%s", key, v, last ? "" : ", ");
+  else fprintf(out, "\"%s\": null%s", key, last ? "" : ", ");
+}
+
+void bench_write_json(FILE *out, const BenchRow *rows, int nrows, const BenchJit *j,
+                      int nj, const BenchSmall *s, int ns) {
+  fprintf(out, "{\n  \"kernels\": [\n");
+  for (int i = 0; i < nrows; i++) {
+    const BenchRow *r = &rows[i];
+    fprintf(out, "    {\"rule\": \"%s\", \"n\": %lld, \"threads\": %d, ", r->rule,
+            (long long)r->n, r->threads);
+    fprintf(out, "\"bytes_per_element\": %d, \"sweeps\": %d, \"reps\": %d, ",
+            r->bytes_per_element, r->sweeps, r->reps);
+    json_num(out, "gen_ms", r->gen_ms, false);
+    json_num(out, "hw_ms", r->hw_ms > 0 ? r->hw_ms : NAN, false);
+    json_num(out, "bw_ms", r->bw_ms, false);
+    json_num(out, "gen_gbps", bench_gbps(r, r->gen_ms), false);
+    json_num(out, "ratio_to_bandwidth", r->bw_ms / r->gen_ms, false);
+    json_num(out, "ratio_to_handwritten", r->hw_ms > 0 ? r->hw_ms / r->gen_ms : NAN, true);
+    fprintf(out, "}%s\n", i + 1 < nrows ? "," : "");
+  }
+  fprintf(out, "  ],\n  \"jit\": [\n");
+  for (int i = 0; i < nj; i++) {
+    fprintf(out, "    {\"rule\": \"%s\", ", j[i].rule);
+    json_num(out, "ms_o0", j[i].ms_o0, false);
+    json_num(out, "ms_o2", j[i].ms_o2, false);
+    json_num(out, "aot_ms", j[i].aot_ms, true);
+    fprintf(out, "}%s\n", i + 1 < nj ? "," : "");
+  }
+  fprintf(out, "  ],\n  \"small_tensors\": [\n");
+  for (int i = 0; i < ns; i++) {
+    fprintf(out, "    {\"rule\": \"%s\", \"threads\": %d, \"tensors\": %d, \"elements\": %lld, ",
+            s[i].rule, s[i].threads, s[i].tensors, (long long)s[i].elements);
+    json_num(out, "ms", s[i].ms, false);
+    json_num(out, "large_ms", s[i].large_ms, false);
+    json_num(out, "ratio", s[i].large_ms / s[i].ms, true);
+    fprintf(out, "}%s\n", i + 1 < ns ? "," : "");
+  }
+  fprintf(out, "  ]\n}\n");
+}
+
+/* ---- SVG ------------------------------------------------------------ */
+
+enum { PANEL_W = 300, PANEL_H = 220, MARGIN = 45, COLS = 3 };
+
+static bool same_panel(const BenchRow *a, const BenchRow *b) {
+  return strcmp(a->rule, b->rule) == 0 && a->threads == b->threads;
+}
+
+static double panel_max(const BenchRow *rows, int nrows, const BenchRow *key) {
+  double mx = 1.0;
+  for (int i = 0; i < nrows; i++) {
+    if (!same_panel(&rows[i], key)) continue;
+    double v[3] = {bench_gbps(&rows[i], rows[i].gen_ms),
+                   rows[i].hw_ms > 0 ? bench_gbps(&rows[i], rows[i].hw_ms) : 0,
+                   bench_gbps(&rows[i], rows[i].bw_ms)};
+    for (int k = 0; k < 3; k++)
+      if (v[k] > mx) mx = v[k];
+  }
+  return mx * 1.15;
+}
+
+static void panel_series(FILE *out, const BenchRow *rows, int nrows, const BenchRow *key,
+                         int which, const char *color, double x0, double y0, double ymax,
+                         double lnmin, double lnmax) {
+  fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
+  for (int i = 0; i < nrows; i++) {
+    const BenchRow *r = &rows[i];
+    if (!same_panel(r, key)) continue;
+    double ms = which == 0 ? r->gen_ms : which == 1 ? r->hw_ms : r->bw_ms;
+    if (ms <= 0) continue;
+    double fx = lnmax > lnmin ? (log((double)r->n) - lnmin) / (lnmax - lnmin) : 0.5;
+    double x = x0 + MARGIN + fx * (PANEL_W - MARGIN - 15);
+    double y = y0 + PANEL_H - MARGIN + 10 - bench_gbps(r, ms) / ymax * (PANEL_H - MARGIN - 20);
+    fprintf(out, "%.1f,%.1f ", x, y);
+  }
+  fprintf(out, "\"/>\n");
+}
+
+static void panel(FILE *out, const BenchRow *rows, int nrows, const BenchRow *key,
+                  int index, double lnmin, double lnmax) {
+  double x0 = (index % COLS) * PANEL_W, y0 = (index / COLS) * PANEL_H + 30;
+  double ymax = panel_max(rows, nrows, key);
+  double bx = x0 + MARGIN, by = y0 + PANEL_H - MARGIN + 10;
+  fprintf(out, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"13\">%s, %d thread%s</text>\n",
+          bx, y0 + 14, key->rule, key->threads, key->threads > 1 ? "s" : "");
+  fprintf(out, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n",
+          bx, by, x0 + PANEL_W - 15, by);
+  fprintf(out, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n",
+          bx, by, bx, y0 + 20);
+  fprintf(out, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.0f GB/s</text>\n", x0 + 2,
+          y0 + 28, ymax);
+  fprintf(out, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">N (log)</text>\n",
+          x0 + PANEL_W - 60, by + 14);
+  panel_series(out, rows, nrows, key, 2, "#999999", x0, y0, ymax, lnmin, lnmax);
+  panel_series(out, rows, nrows, key, 1, "#1f77b4", x0, y0, ymax, lnmin, lnmax);
+  panel_series(out, rows, nrows, key, 0, "#d62728", x0, y0, ymax, lnmin, lnmax);
+}
+
+void bench_write_svg(FILE *out, const BenchRow *rows, int nrows) {
+  int npanels = 0;
+  double lnmin = INFINITY, lnmax = -INFINITY;
+  for (int i = 0; i < nrows; i++) {
+    bool first = true;
+    for (int k = 0; k < i; k++)
+      if (same_panel(&rows[k], &rows[i])) first = false;
+    npanels += first;
+    lnmin = fmin(lnmin, log((double)rows[i].n));
+    lnmax = fmax(lnmax, log((double)rows[i].n));
+  }
+  int prow = (npanels + COLS - 1) / COLS;
+  fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+               "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+          COLS * PANEL_W, prow * PANEL_H + 40);
+  fprintf(out, "<text x=\"10\" y=\"18\" font-size=\"13\"><tspan fill=\"#d62728\">generated</tspan>"
+               "  <tspan fill=\"#1f77b4\">hand-written C</tspan>  <tspan fill=\"#999999\">"
+               "bandwidth limit</tspan>  (GB/s of the rule's traffic)</text>\n");
+  int index = 0;
+  for (int i = 0; i < nrows; i++) {
+    bool first = true;
+    for (int k = 0; k < i; k++)
+      if (same_panel(&rows[k], &rows[i])) first = false;
+    if (first) panel(out, rows, nrows, &rows[i], index++, lnmin, lnmax);
+  }
+  fprintf(out, "</svg>\n");
+}

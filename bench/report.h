@@ -1,0 +1,44 @@
+/* report.h: the benchmark's results and their three forms: a table on
+ * stdout, JSON for tools, and an SVG plot of GB/s against N. */
+#ifndef OPTC_BENCH_REPORT_H
+#define OPTC_BENCH_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct BenchRow {
+  char rule[40];         /* "adam" */
+  int64_t n;             /* f32 elements */
+  int threads;
+  int bytes_per_element; /* from optc info */
+  int sweeps;
+  double gen_ms, hw_ms, bw_ms; /* medians; hw_ms < 0 when no hand-written loop */
+  int reps;
+} BenchRow;
+
+typedef struct BenchJit {
+  const char *rule;
+  double ms_o0, ms_o2, aot_ms; /* medians; aot: wall time of `optc compile` */
+} BenchJit;
+
+typedef struct BenchSmall {
+  char rule[40];
+  int threads;
+  int tensors;
+  int64_t elements;
+  double ms, large_ms; /* many small tensors vs one tensor of the same total */
+} BenchSmall;
+
+double bench_gbps(const BenchRow *r, double ms);
+
+void bench_print_table(FILE *out, const BenchRow *rows, int nrows);
+void bench_print_jit(FILE *out, const BenchJit *j, int n);
+void bench_print_small(FILE *out, const BenchSmall *s, int n);
+/* One JSON object {"kernels": [...], "jit": [...], "small_tensors": [...]}. */
+void bench_write_json(FILE *out, const BenchRow *rows, int nrows, const BenchJit *j,
+                      int nj, const BenchSmall *s, int ns);
+/* One panel per (rule, threads): GB/s against N (log scale) for generated,
+ * hand-written and the bandwidth limit. */
+void bench_write_svg(FILE *out, const BenchRow *rows, int nrows);
+
+#endif
