@@ -1,0 +1,150 @@
+/* info.c: the `optc info` report of a scheduled program (see info.h).
+ * Tensor-shaped state buffers are (n, 1); every other state buffer is a
+ * matrix.  Numbers print with ir_print_number, as in the IR text. */
+#include <math.h>
+
+#include "info.h"
+#include "ir_build.h"
+
+static const char *const DIMS[] = {"1", "rows", "cols", "n"};
+static const char *const DTYPES[] = {"f32", "f64", "bf16"};
+static const char *const NEEDS[] = {"loss", "hvp", "hessian", "linesearch", "2d"};
+enum { NNEEDS = 5 };
+
+#define NAME_OF(table, i) \
+  ((unsigned)(i) < sizeof table / sizeof table[0] ? table[i] : "?")
+
+static bool is_tensor(const IrBuffer *b) {
+  return b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE;
+}
+
+static void put_range(Str *out, const IrHyper *h) {
+  bool lo = h->flags & OPTK_HYPER_HAS_LO, hi = h->flags & OPTK_HYPER_HAS_HI;
+  if (!lo && !hi) return;
+  str_puts(out, " in ");
+  str_putc(out, !lo || (h->flags & OPTK_HYPER_LO_OPEN) ? '(' : '[');
+  ir_print_number(out, lo ? h->lo : -INFINITY);
+  str_puts(out, ", ");
+  ir_print_number(out, hi ? h->hi : INFINITY);
+  str_putc(out, !hi || (h->flags & OPTK_HYPER_HI_OPEN) ? ')' : ']');
+}
+
+static void text_form(Str *out, const IrProgram *p) {
+  str_printf(out, "name: %s\nneeds: ", p->name);
+  bool any = false;
+  for (int i = 0; i < NNEEDS; i++)
+    if (p->needs & (1u << i)) {
+      str_printf(out, "%s%s", any ? ", " : "", NEEDS[i]);
+      any = true;
+    }
+  str_puts(out, any ? "\n" : "none\n");
+  for (int i = 0; i < p->nhypers; i++) {
+    str_printf(out, "hyper.%s: ", p->hypers[i].name);
+    ir_print_number(out, p->hypers[i].def);
+    put_range(out, &p->hypers[i]);
+    str_putc(out, '\n');
+  }
+  for (int i = 2; i < p->nbufs; i++) {
+    const IrBuffer *b = &p->bufs[i];
+    if (b->role != OPTK_BUF_STATE) continue;
+    if (is_tensor(b)) str_printf(out, "state.%s: tensor", b->name);
+    else
+      str_printf(out, "state.%s: matrix(%s, %s)", b->name, NAME_OF(DIMS, b->dim0),
+                 NAME_OF(DIMS, b->dim1));
+    str_printf(out, " %s\n", NAME_OF(DTYPES, b->dtype));
+  }
+  for (int i = 0; i < p->nsstates; i++)
+    str_printf(out, "state.%s: scalar %s\n", p->sstates[i].name,
+               NAME_OF(DTYPES, p->sstates[i].dtype));
+  str_printf(out, "sweeps: %d\nbytes_per_element: %d\nstate_bytes_per_element: %d\n"
+                  "scratch_buffers: %d\n",
+             p->sweeps, p->bytes_per_element, p->state_bytes_per_element,
+             p->scratch_buffers);
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static void json_string(Str *out, const char *s) {
+  str_putc(out, '"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') str_printf(out, "\\%c", c);
+    else if (c < 0x20) str_printf(out, "\\u%04x", c);
+    else str_putc(out, (char)c);
+  }
+  str_putc(out, '"');
+}
+
+static void json_number(Str *out, double v) {
+  if (isfinite(v)) ir_print_number(out, v);
+  else str_puts(out, "null");
+}
+
+static void json_hyper(Str *out, const IrHyper *h) {
+  bool lo = h->flags & OPTK_HYPER_HAS_LO, hi = h->flags & OPTK_HYPER_HAS_HI;
+  str_puts(out, "{\"name\": ");
+  json_string(out, h->name);
+  str_puts(out, ", \"default\": ");
+  json_number(out, h->def);
+  str_puts(out, ", \"lo\": ");
+  json_number(out, lo ? h->lo : INFINITY);
+  str_puts(out, ", \"hi\": ");
+  json_number(out, hi ? h->hi : INFINITY);
+  str_printf(out, ", \"lo_open\": %s, \"hi_open\": %s}",
+             !lo || (h->flags & OPTK_HYPER_LO_OPEN) ? "true" : "false",
+             !hi || (h->flags & OPTK_HYPER_HI_OPEN) ? "true" : "false");
+}
+
+static void json_state(Str *out, const char *name, const char *kind, OptkDType dt,
+                       const char *d0, const char *d1, bool *first) {
+  str_puts(out, *first ? "\n    {\"name\": " : ",\n    {\"name\": ");
+  *first = false;
+  json_string(out, name);
+  str_printf(out, ", \"kind\": \"%s\", \"dtype\": \"%s\", \"shape\": [", kind,
+             NAME_OF(DTYPES, dt));
+  if (d0) str_printf(out, "\"%s\", \"%s\"", d0, d1);
+  str_puts(out, "]}");
+}
+
+static void json_states(Str *out, const IrProgram *p) {
+  bool first = true;
+  str_puts(out, "  \"states\": [");
+  for (int i = 2; i < p->nbufs; i++) {
+    const IrBuffer *b = &p->bufs[i];
+    if (b->role != OPTK_BUF_STATE) continue;
+    json_state(out, b->name, is_tensor(b) ? "tensor" : "matrix", (OptkDType)b->dtype,
+               is_tensor(b) ? "n" : NAME_OF(DIMS, b->dim0),
+               is_tensor(b) ? "1" : NAME_OF(DIMS, b->dim1), &first);
+  }
+  for (int i = 0; i < p->nsstates; i++)
+    json_state(out, p->sstates[i].name, "scalar", p->sstates[i].dtype, NULL, NULL, &first);
+  str_puts(out, first ? "],\n" : "\n  ],\n");
+}
+
+static void json_form(Str *out, const IrProgram *p) {
+  str_puts(out, "{\n  \"name\": ");
+  json_string(out, p->name);
+  str_puts(out, ",\n  \"needs\": [");
+  bool any = false;
+  for (int i = 0; i < NNEEDS; i++)
+    if (p->needs & (1u << i)) {
+      str_printf(out, "%s\"%s\"", any ? ", " : "", NEEDS[i]);
+      any = true;
+    }
+  str_puts(out, "],\n  \"hypers\": [");
+  for (int i = 0; i < p->nhypers; i++) {
+    str_puts(out, i ? ",\n    " : "\n    ");
+    json_hyper(out, &p->hypers[i]);
+  }
+  str_puts(out, p->nhypers ? "\n  ],\n" : "],\n");
+  json_states(out, p);
+  str_printf(out, "  \"sweeps\": %d,\n  \"bytes_per_element\": %d,\n"
+                  "  \"state_bytes_per_element\": %d,\n  \"scratch_buffers\": %d\n}\n",
+             p->sweeps, p->bytes_per_element, p->state_bytes_per_element,
+             p->scratch_buffers);
+}
+
+void info_format(Str *out, const IrProgram *prog, bool json) {
+  if (json) json_form(out, prog);
+  else text_form(out, prog);
+}
