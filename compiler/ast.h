@@ -182,6 +182,7 @@ struct AstNode {
       AstNode *cond;
       AstList then_body, else_body;
       bool has_else;
+      Span else_span; /* the `else` keyword (fmt places comments by it) */
     } if_;
     struct {
       AstNode *count;
