@@ -206,6 +206,7 @@ static int write_outputs(const Args *a, const BenchRow *rows, int nrows, const B
 }
 
 int main(int argc, char **argv) {
+  bench_reexec_passive(argv);
   Args a;
   if (parse_args(argc, argv, &a) != 0) return 2;
   if (mkdir(a.out_dir, 0755) != 0 && errno != EEXIST) {

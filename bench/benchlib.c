@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "handwritten.h"
@@ -22,6 +23,12 @@ double bench_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void bench_reexec_passive(char **argv) {
+  if (getenv("OMP_WAIT_POLICY")) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
 }
 
 void bench_options_init(BenchOptions *o) {
@@ -153,23 +160,22 @@ static void hw_step(HwRun *r) {
 /* ---- bandwidth side ---------------------------------------------------- */
 
 typedef struct BwRun {
-  float *in[4], *out[3];
+  float *arr[4];
   const BenchTraffic *tr;
   int64_t n;
   int threads;
 } BwRun;
 
-/* Sweeps with more than 4 reads or 3 writes are split into kernels of at
- * most that many arrays: the time of a streaming kernel is linear in the
- * bytes it moves. */
+/* A sweep with more than 4 reads or more writes than reads is run as
+ * several kernels of at most 4 arrays: the time of a streaming kernel is
+ * linear in the bytes it moves. */
 static void bw_step(BwRun *r) {
   for (int s = 0; s < r->tr->nsweeps; s++) {
     int reads = r->tr->reads[s], writes = r->tr->writes[s];
     while (reads > 0 || writes > 0) {
-      int nr = reads > 4 ? 4 : reads, nw = writes > 3 ? 3 : writes;
-      if (nr == 0) nr = 1; /* a write-only sweep still needs a source */
-      if (nw == 0) nw = 1;
-      hw_bandwidth(r->in, nr, r->out, nw, r->n, r->threads);
+      int nr = reads > 4 ? 4 : reads < 1 ? 1 : reads;
+      int nw = writes > nr ? nr : writes < 1 ? 1 : writes;
+      hw_bandwidth(r->arr, nr, nw, r->n, r->threads);
       reads -= nr;
       writes -= nw;
     }
@@ -332,9 +338,7 @@ static int alloc_sides(HwRun *hw, BwRun *bw, const char *name, const BenchOption
   bw->n = o->n;
   bw->threads = o->threads;
   for (int i = 0; i < 4; i++)
-    if (!(bw->in[i] = alloc_floats(o->n, 10 + (uint64_t)i, 1.0f))) return -1;
-  for (int i = 0; i < 3; i++)
-    if (!(bw->out[i] = alloc_floats(o->n, 20 + (uint64_t)i, 1.0f))) return -1;
+    if (!(bw->arr[i] = alloc_floats(o->n, 10 + (uint64_t)i, 1.0f))) return -1;
   if (!hw) return 0;
   *hw = (HwRun){.name = name, .n = o->n, .threads = o->threads};
   hw->p = alloc_floats(o->n, 1, 1.0f);
@@ -345,8 +349,7 @@ static int alloc_sides(HwRun *hw, BwRun *bw, const char *name, const BenchOption
 }
 
 static void free_sides(HwRun *hw, BwRun *bw) {
-  for (int i = 0; i < 4; i++) free(bw->in[i]);
-  for (int i = 0; i < 3; i++) free(bw->out[i]);
+  for (int i = 0; i < 4; i++) free(bw->arr[i]);
   free(hw->p);
   free(hw->g);
   free(hw->m);

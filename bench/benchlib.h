@@ -54,4 +54,13 @@ int bench_small_tensors(const char *path, int tensors, int threads, BenchSmall *
 
 double bench_now_ms(void);
 
+/* OpenMP's threads spin for a while after each parallel region, which on a
+ * small machine steals the cores the runtime's pool is about to use (and
+ * the other way round), so every measurement would be of the interference.
+ * libgomp reads OMP_WAIT_POLICY once, when it is loaded: if it is unset,
+ * this sets it to PASSIVE and re-executes the program with `argv`
+ * (argv[0] is replaced by /proc/self/exe).  Returns only if it did not
+ * need to, or could not. */
+void bench_reexec_passive(char **argv);
+
 #endif

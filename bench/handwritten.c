@@ -4,6 +4,7 @@
 #include "handwritten.h"
 
 #include <math.h>
+#include <stddef.h>
 
 void hw_adam(float *restrict p, const float *restrict g, float *restrict m,
              float *restrict v, int64_t n, const HwScalars *s, int threads) {
@@ -100,138 +101,132 @@ void hw_lamb(float *restrict p, const float *restrict g, float *restrict m,
   }
 }
 
-/* Specialised per (reads, writes) so each is a plain vector loop: the
- * sum keeps every read alive, each write stores it. */
-static void bw_1_1(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
+/* Specialised per (reads, writes) so each is a plain vector loop.  The
+ * written arrays are the first `writes` of the read ones, updated in
+ * place, as an optimizer updates p and its states: each written cache
+ * line is read once and written once, so the traffic is exactly `reads`
+ * loads and `writes` stores (a separate output array would add a
+ * read-for-ownership per store).  The mean keeps every read alive and the
+ * values bounded over repetitions. */
+static void bw_1_1(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i];
-    o0[i] = x;
+    float x = (a0[i]) * 1.0f;
+    a0[i] = x;
   }
 }
 
-static void bw_1_2(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
-  float *restrict o1 = out[1];
+static void bw_2_1(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i];
-    o0[i] = x; o1[i] = x;
+    float x = (a0[i] + a1[i]) * 0.5f;
+    a0[i] = x;
   }
 }
 
-static void bw_1_3(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
-  float *restrict o1 = out[1];
-  float *restrict o2 = out[2];
+static void bw_2_2(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i];
-    o0[i] = x; o1[i] = x; o2[i] = x;
+    float x = (a0[i] + a1[i]) * 0.5f;
+    a0[i] = x; a1[i] = x;
   }
 }
 
-static void bw_2_1(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
+static void bw_3_1(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
+  float *restrict a2 = a[2];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i];
-    o0[i] = x;
+    float x = (a0[i] + a1[i] + a2[i]) * 0.3333333333333333f;
+    a0[i] = x;
   }
 }
 
-static void bw_2_2(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
-  float *restrict o1 = out[1];
+static void bw_3_2(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
+  float *restrict a2 = a[2];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i];
-    o0[i] = x; o1[i] = x;
+    float x = (a0[i] + a1[i] + a2[i]) * 0.3333333333333333f;
+    a0[i] = x; a1[i] = x;
   }
 }
 
-static void bw_2_3(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
-  float *restrict o1 = out[1];
-  float *restrict o2 = out[2];
+static void bw_3_3(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
+  float *restrict a2 = a[2];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i];
-    o0[i] = x; o1[i] = x; o2[i] = x;
+    float x = (a0[i] + a1[i] + a2[i]) * 0.3333333333333333f;
+    a0[i] = x; a1[i] = x; a2[i] = x;
   }
 }
 
-static void bw_3_1(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
+static void bw_4_1(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
+  float *restrict a2 = a[2];
+  float *restrict a3 = a[3];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i] + in[2][i];
-    o0[i] = x;
+    float x = (a0[i] + a1[i] + a2[i] + a3[i]) * 0.25f;
+    a0[i] = x;
   }
 }
 
-static void bw_3_2(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
-  float *restrict o1 = out[1];
+static void bw_4_2(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
+  float *restrict a2 = a[2];
+  float *restrict a3 = a[3];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i] + in[2][i];
-    o0[i] = x; o1[i] = x;
+    float x = (a0[i] + a1[i] + a2[i] + a3[i]) * 0.25f;
+    a0[i] = x; a1[i] = x;
   }
 }
 
-static void bw_3_3(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
-  float *restrict o1 = out[1];
-  float *restrict o2 = out[2];
+static void bw_4_3(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
+  float *restrict a2 = a[2];
+  float *restrict a3 = a[3];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i] + in[2][i];
-    o0[i] = x; o1[i] = x; o2[i] = x;
+    float x = (a0[i] + a1[i] + a2[i] + a3[i]) * 0.25f;
+    a0[i] = x; a1[i] = x; a2[i] = x;
   }
 }
 
-static void bw_4_1(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
+static void bw_4_4(float *const *a, int64_t n, int threads) {
+  float *restrict a0 = a[0];
+  float *restrict a1 = a[1];
+  float *restrict a2 = a[2];
+  float *restrict a3 = a[3];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i] + in[2][i] + in[3][i];
-    o0[i] = x;
+    float x = (a0[i] + a1[i] + a2[i] + a3[i]) * 0.25f;
+    a0[i] = x; a1[i] = x; a2[i] = x; a3[i] = x;
   }
 }
 
-static void bw_4_2(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
-  float *restrict o1 = out[1];
-#pragma omp parallel for simd num_threads(threads) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i] + in[2][i] + in[3][i];
-    o0[i] = x; o1[i] = x;
-  }
-}
-
-static void bw_4_3(float *const *in, float *const *out, int64_t n, int threads) {
-  float *restrict o0 = out[0];
-  float *restrict o1 = out[1];
-  float *restrict o2 = out[2];
-#pragma omp parallel for simd num_threads(threads) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float x = in[0][i] + in[1][i] + in[2][i] + in[3][i];
-    o0[i] = x; o1[i] = x; o2[i] = x;
-  }
-}
-
-typedef void (*BwFn)(float *const *, float *const *, int64_t, int);
-static const BwFn BW_FNS[4][3] = {
-    {bw_1_1, bw_1_2, bw_1_3},
-    {bw_2_1, bw_2_2, bw_2_3},
-    {bw_3_1, bw_3_2, bw_3_3},
-    {bw_4_1, bw_4_2, bw_4_3},
+typedef void (*BwFn)(float *const *, int64_t, int);
+static const BwFn BW_FNS[4][4] = {
+    {bw_1_1, NULL, NULL, NULL},
+    {bw_2_1, bw_2_2, NULL, NULL},
+    {bw_3_1, bw_3_2, bw_3_3, NULL},
+    {bw_4_1, bw_4_2, bw_4_3, bw_4_4},
 };
 
-void hw_bandwidth(float *const *in, int nread, float *const *out, int nwrite,
-                  int64_t n, int threads) {
-  if (nread < 1 || nread > 4 || nwrite < 1 || nwrite > 3) return;
-  BW_FNS[nread - 1][nwrite - 1](in, out, n, threads);
+void hw_bandwidth(float *const *arrays, int nread, int nwrite, int64_t n, int threads) {
+  if (nread < 1 || nread > 4 || nwrite < 1 || nwrite > nread) return;
+  BW_FNS[nread - 1][nwrite - 1](arrays, n, threads);
 }

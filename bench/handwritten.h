@@ -32,10 +32,9 @@ void hw_adagrad(float *restrict p, const float *restrict g, float *restrict acc,
 void hw_lamb(float *restrict p, const float *restrict g, float *restrict m,
              float *restrict v, int64_t n, const HwScalars *s, int threads);
 
-/* Bandwidth limit: reads `nread` arrays and writes `nwrite` arrays of n
- * floats with no arithmetic beyond what keeps the reads alive (a sum);
- * 1 <= nread <= 4, 1 <= nwrite <= 3. */
-void hw_bandwidth(float *const *in, int nread, float *const *out, int nwrite,
-                  int64_t n, int threads);
+/* Bandwidth limit: reads `nread` arrays of n floats and writes the first
+ * `nwrite` of them back in place, with no arithmetic beyond a mean that
+ * keeps the reads alive; 1 <= nwrite <= nread <= 4. */
+void hw_bandwidth(float *const *arrays, int nread, int nwrite, int64_t n, int threads);
 
 #endif

@@ -13,7 +13,7 @@ pkgs=(build-essential cmake make llvm-19-dev re2c bison libopenblas-dev
       libcmocka-dev zlib1g-dev libzstd-dev libxml2-dev python3)
 for extra in "$@"; do
   case "$extra" in
-    fuzz) pkgs+=(clang-19 libclang-rt-19-dev) ;;
+    fuzz) pkgs+=(clang-19 libclang-rt-19-dev libomp-19-dev) ;;
     parity) pkgs+=(python3-torch python3-numpy) ;;
     bench) pkgs+=(liblbfgs-dev) ;;
     *) echo "deps.sh: unknown extra '$extra' (fuzz, parity, bench)" >&2; exit 2 ;;

@@ -1,0 +1,86 @@
+/* cli_bench.c: `optc bench FILE [--n N] [--threads T] [--set NAME=VALUE]...
+ * [--json]`: one rule's generated kernel against the bandwidth kernel of
+ * its traffic (and its hand-written loop, for the rules bench/ has one),
+ * measured side by side (bench/benchlib.c).  `make bench` runs the whole
+ * benchmark. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "benchlib.h"
+#include "cli.h"
+
+enum { MAX_SETS = 64 };
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: optc bench FILE [--n N] [--threads T] [--set NAME=VALUE]... [--json]\n\n"
+          "Times one step of the rule's generated kernel on one tensor of N f32\n"
+          "elements (default 16777216), side by side with a plain C kernel that\n"
+          "moves the same bytes (the memory-bandwidth limit) and, for adam, adamw,\n"
+          "lion, lamb, sgd and adagrad, a hand-written C loop of the same rule.\n");
+}
+
+static void print_text(const BenchRow *r) {
+  printf("rule: %s\nn: %lld\nthreads: %d\nsweeps: %d\nbytes_per_element: %d\n", r->rule,
+         (long long)r->n, r->threads, r->sweeps, r->bytes_per_element);
+  printf("reps: %d\nms_per_step: %.4f\ngbps: %.3f\n", r->reps, r->gen_ms,
+         bench_gbps(r, r->gen_ms));
+  printf("bandwidth_ms: %.4f\nratio_to_bandwidth: %.3f\n", r->bw_ms, r->bw_ms / r->gen_ms);
+  if (r->hw_ms > 0)
+    printf("handwritten_ms: %.4f\nratio_to_handwritten: %.3f\n", r->hw_ms,
+           r->hw_ms / r->gen_ms);
+}
+
+/* argv[-1] is the program name: main passes argv + 1 of its own argv,
+ * whose NULL-terminated vector is re-executed whole. */
+int cli_bench(int argc, char **argv) {
+  bench_reexec_passive(argv - 1);
+  const char *file = NULL, *sets[MAX_SETS + 1] = {NULL};
+  int nsets = 0, json = 0;
+  BenchOptions o;
+  bench_options_init(&o);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    long v;
+    if (cli_is_help(a)) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else if (!strcmp(a, "--n") || !strcmp(a, "--threads") || !strcmp(a, "--set")) {
+      if (i + 1 >= argc) return cli_usage_error("bench", "%s needs a value", a);
+      const char *val = argv[++i];
+      if (!strcmp(a, "--set")) {
+        if (nsets == MAX_SETS) return cli_usage_error("bench", "too many --set");
+        sets[nsets++] = val;
+      } else if (!strcmp(a, "--n")) {
+        if (!cli_parse_int(val, 1, 1L << 34, &v))
+          return cli_usage_error("bench", "--n wants a positive integer, not '%s'", val);
+        o.n = v;
+      } else {
+        if (!cli_parse_int(val, 1, 1024, &v))
+          return cli_usage_error("bench", "--threads wants 1..1024, not '%s'", val);
+        o.threads = (int)v;
+      }
+    } else if (a[0] == '-') {
+      return cli_usage_error("bench", "unknown option '%s'", a);
+    } else if (file) {
+      return cli_usage_error("bench", "one FILE at a time ('%s' and '%s')", file, a);
+    } else {
+      file = a;
+    }
+  }
+  if (!file) return cli_usage_error("bench", "no FILE given");
+  o.sets = sets;
+  BenchRow row;
+  char *err = NULL;
+  if (bench_measure(file, &o, &row, &err) != 0) {
+    fprintf(stderr, "optc bench: error: %s\n", err);
+    free(err);
+    return 1;
+  }
+  if (json) bench_write_json(stdout, &row, 1, NULL, 0, NULL, 0);
+  else print_text(&row);
+  return 0;
+}
