@@ -8,6 +8,10 @@
  * the host.  Every error found is reported; the program is usable for
  * lowering only when sema_check returns 0.
  *
+ * Besides expressions, sema sets `ty` on HYPER items (scalar) and STATE
+ * items (the state's type: scalar, tensor or matrix(R, C)).  A syntax error
+ * in the file or in an imported one ends the check after parsing.
+ *
  * Defs are generic: a def's body is checked at each call with the
  * argument types of that call, so `ty` annotations inside def bodies are
  * those of the last call checked.  Lowering re-derives shapes from IR
@@ -67,10 +71,16 @@ typedef enum BuiltinClass { BC_ELEM, BC_RED, BC_RNG, BC_HOST, BC_MAT } BuiltinCl
 const char *builtin_name(BuiltinFn f);
 BuiltinClass builtin_class(BuiltinFn f);
 int builtin_lookup(const char *name); /* BuiltinFn or -1 */
+/* The min_args and max_args columns of BUILTIN_FNS. */
+void builtin_arity(BuiltinFn f, int *min_args, int *max_args);
 
 typedef struct SemaOptions {
   const char *const *import_paths;
   int nimport_paths;
+  /* Accept a library file: one with no `optimizer`, `update`, `hyper` or
+   * `state` (only defs and imports), checked for its defs alone (`optc
+   * check`).  Off: such a file lacks `optimizer` and `update` (errors). */
+  bool library_ok;
 } SemaOptions;
 
 typedef struct SemaLocal {
