@@ -2,7 +2,7 @@
  *
  * Compile `.opt` source text to native code in the running process (JIT,
  * through LLVM ORC) and get the kernel descriptor of runtime/include/optk.h,
- * which liboptrt drives (optrt_open_descriptor), or compile a file to a
+ * which liboptrt drives (optrt_wrap_descriptor), or compile a file to a
  * shared library (what `optc compile` does).
  *
  * Diagnostics go to the caller's callback as data; nothing here prints or
