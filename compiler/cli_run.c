@@ -27,6 +27,7 @@
 #include "optc.h"
 #include "optrt.h"
 #include "optrt_tasks.h"
+#include "optrt_minimize.h"
 #include "sha256.h"
 #include "util.h"
 
@@ -40,6 +41,7 @@ typedef struct RunArgs {
   const char *sets[MAX_SETS];
   int nsets, threads, json;
   long steps;
+  double tol, ftol; /* --tol / --ftol: minimize until converged (0: off) */
   unsigned long long seed;
 } RunArgs;
 
@@ -56,18 +58,24 @@ typedef struct Run {
   FILE *trace;
   double initial_loss, final_loss, accuracy;
   int has_accuracy;
+  int minimized;
+  OptrtMinimizeReport min;
 } Run;
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: optc run FILE --task NAME [--steps N] [--threads T] [--seed S]\n"
           "                [--set NAME=VALUE]... [--matrix-rule FILE2] [--trace FILE.csv]\n"
-          "                [--json]\n\n"
+          "                [--tol GTOL] [--ftol FTOL] [--json]\n\n"
           "JIT-compiles FILE and trains the built-in task NAME with it (all tensors\n"
           "in one group; with --matrix-rule the 2-D tensors form a second group that\n"
           "runs FILE2).  --set applies to every group that has the hyper.\n"
           "Defaults: 100 steps, threads 0 (one per core), seed 1.  Prints key: value\n"
           "lines ending with final_loss and params_sha256.\n\n"
+          "--tol GTOL minimizes a deterministic task instead of taking a fixed number\n"
+          "of steps: it stops when the gradient norm is <= GTOL, the relative decrease\n"
+          "of the loss is <= FTOL (--ftol, default off) or after --steps steps, and\n"
+          "reports why, with the iterations and the objective's evaluations.\n\n"
           "tasks:\n");
   for (int i = 0; i < optrt_task_count(); i++)
     fprintf(out, "  %-28s %s\n", optrt_task_name_at(i), optrt_task_summary_at(i));
@@ -86,6 +94,10 @@ static int parse_value(RunArgs *a, const char *flag, const char *val) {
     if (!cli_parse_int(val, 0, 1000000000L, &v))
       return cli_usage_error("run", "--steps wants 0..1000000000, not '%s'", val);
     a->steps = v;
+  } else if (!strcmp(flag, "--tol") || !strcmp(flag, "--ftol")) {
+    if (!cli_parse_double(val, &d) || !(d >= 0) || isinf(d))
+      return cli_usage_error("run", "%s wants a non-negative number, not '%s'", flag, val);
+    *(!strcmp(flag, "--tol") ? &a->tol : &a->ftol) = d;
   } else if (!strcmp(flag, "--threads")) {
     if (!cli_parse_int(val, 0, 1024, &v)) return cli_usage_error("run", "--threads wants 0..1024, not '%s'", val);
     a->threads = (int)v;
@@ -99,7 +111,8 @@ static int parse_value(RunArgs *a, const char *flag, const char *val) {
 
 static int parse_args(int argc, char **argv, RunArgs *a) {
   static const char *with_value[] = {"--task",  "--steps", "--threads",    "--seed",
-                                     "--set",   "--trace", "--matrix-rule"};
+                                     "--set",   "--trace", "--matrix-rule", "--tol",
+                                     "--ftol"};
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     int takes = 0;
@@ -262,6 +275,52 @@ static int train(Run *r) {
   return 0;
 }
 
+static int min_progress(void *user, int64_t iter, double loss, double gnorm) {
+  const Run *r = user;
+  if (r->trace) fprintf(r->trace, "%lld,%.17g,%.17g\n", (long long)iter, loss, gnorm);
+  if (isatty(STDERR_FILENO))
+    fprintf(stderr, "\riter %lld  loss %.6g  |g| %.3g   ", (long long)iter, loss, gnorm);
+  return 0;
+}
+
+/* --tol: optrt_minimize until the gradient norm, the relative decrease or
+ * the step budget says stop. */
+static int minimize(Run *r) {
+  OptrtObjective obj;
+  memset(&obj, 0, sizeof obj);
+  optrt_task_objective(r->task, r->x, r->g, &obj);
+  optrt_task_eval(r->task, (const float *const *)r->x, NULL, &r->initial_loss);
+  OptrtMinimizeOptions mo;
+  optrt_minimize_options_init(&mo);
+  mo.max_iters = r->a.steps;
+  mo.gtol = r->a.tol;
+  mo.ftol = r->a.ftol;
+  mo.progress = min_progress;
+  mo.progress_user = r;
+  int rc = optrt_minimize(r->opt, &obj, &mo, &r->min);
+  if (isatty(STDERR_FILENO)) fprintf(stderr, "\n");
+  if (rc != 0) return fail("%s", optrt_last_error(r->opt));
+  r->minimized = 1;
+  optrt_task_eval(r->task, (const float *const *)r->x, NULL, &r->final_loss);
+  if (r->has_accuracy) optrt_task_accuracy(r->task, (const float *const *)r->x, &r->accuracy);
+  return 0;
+}
+
+static void report_minimize(const Run *r) {
+  const OptrtMinimizeReport *m = &r->min;
+  if (r->a.json) {
+    printf("{\"stop\": \"%s\", \"iterations\": %lld, \"fevals\": %lld, \"gevals\": %lld, "
+           "\"hvps\": %lld, \"hessians\": %lld, \"gnorm\": %.17g}\n",
+           optrt_minimize_stop_text(m->stop), (long long)m->iters, (long long)m->fevals,
+           (long long)m->gevals, (long long)m->hvps, (long long)m->hessians, m->gnorm);
+    return;
+  }
+  printf("stop: %s\niterations: %lld\nfevals: %lld\ngevals: %lld\nhvps: %lld\nhessians: %lld\n"
+         "gnorm: %.17g\n",
+         optrt_minimize_stop_text(m->stop), (long long)m->iters, (long long)m->fevals,
+         (long long)m->gevals, (long long)m->hvps, (long long)m->hessians, m->gnorm);
+}
+
 static void params_hash(const Run *r, char hex[65]) {
   Sha256 s;
   sha256_init(&s);
@@ -322,8 +381,9 @@ int cli_run(int argc, char **argv) {
   if (!rc) rc = make_task(&r);
   if (!rc) rc = make_optimizer(&r);
   if (!rc && r.a.trace && !(r.trace = fopen(r.a.trace, "w"))) rc = fail("cannot write '%s'", r.a.trace);
-  if (!rc && r.trace) fprintf(r.trace, "step,loss\n");
-  if (!rc) rc = train(&r);
+  if (!rc && r.trace) fprintf(r.trace, r.a.tol > 0 ? "iter,loss,gnorm\n" : "step,loss\n");
+  if (!rc) rc = r.a.tol > 0 ? minimize(&r) : train(&r);
+  if (!rc && r.minimized) report_minimize(&r);
   if (!rc) report(&r);
   cleanup(&r);
   return rc;
