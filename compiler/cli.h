@@ -22,6 +22,14 @@ typedef struct CliCommand {
 
 int cli_check(int argc, char **argv);
 int cli_fmt(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_emit_ir(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+int cli_run(int argc, char **argv);
+int cli_search(int argc, char **argv);
+int cli_compile(int argc, char **argv);
+int cli_emit_llvm(int argc, char **argv);
+int cli_emit_asm(int argc, char **argv);
 
 /* Prints "optc CMD: error: MESSAGE" and a hint to run `optc CMD --help`;
  * returns 2 for use as `return cli_usage_error(...)`. */

@@ -53,6 +53,7 @@
   X(SUB, 2)                                                                \
   X(MUL, 2)                                                                \
   X(DIV, 2)                                                                \
+  X(MOD, 2)     /* fmod(a, b) (scalar stages: `every K` tests (t-1) mod K) */ \
   X(FMA, 3)     /* a * b + c, one rounding                              */ \
   X(POW, 2)                                                                \
   X(POWI, 1)    /* index: integer exponent                              */ \

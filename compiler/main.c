@@ -13,6 +13,14 @@
 static const CliCommand COMMANDS[] = {
     {"check", cli_check, "check .opt files and report every error"},
     {"fmt", cli_fmt, "print a .opt file in canonical form (--check, -i)"},
+    {"info", cli_info, "print hypers, states, needs, sweeps and bytes per element"},
+    {"emit-ir", cli_emit_ir, "print the IR before and after passes, and the plan"},
+    {"bench", cli_bench, "time a rule's kernel against the memory-bandwidth limit"},
+    {"run", cli_run, "JIT-compile a rule and train a built-in task with it"},
+    {"search", cli_search, "evolve optimizer programs on proxy tasks (symbolic search)"},
+    {"compile", cli_compile, "compile a .opt file to a shared library (-o LIB.so)"},
+    {"emit-llvm", cli_emit_llvm, "print the optimised LLVM IR of a .opt file"},
+    {"emit-asm", cli_emit_asm, "print the assembly of a .opt file for a target CPU"},
 };
 enum { NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 

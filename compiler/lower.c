@@ -1,0 +1,589 @@
+/* lower.c: checked AST -> function-level SSA IR (see lower.h, docs/ir.md).
+ *
+ * The environment maps every name that can change during a step to its
+ * current SSA value: env[ENV_P], env[ENV_G], env[ENV_F], then one entry per
+ * state, then one per local (-1: not assigned on this path).  `mem` holds
+ * what memory holds for p and each state, so a STORE is emitted only where
+ * memory must change: before a host call that reads p, and at the end.
+ * `if` lowers both branches from copies of the environment and merges
+ * with SELECT; when a branch emitted a barrier, the branch is also wrapped
+ * in FN_IF/FN_ENDIF so the plan can skip it (its condition must then be
+ * group-uniform).  Wrappers of branches without barriers are dropped at
+ * the end.
+ */
+#include "lower.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ir_build.h"
+
+enum { ENV_P, ENV_G, ENV_F, ENV_FIXED };
+
+typedef struct Lower {
+  const SemaProgram *sp;
+  DiagSink *diags;
+  IrProgram *prog;
+  IrFunc *f;
+  int *env, nenv;
+  int *mem;           /* [ENV_FIXED + nstates]: value in memory (-1 unknown) */
+  int *state_buf;     /* state -> buffer, or -1 */
+  int *state_ss;      /* state -> scalar state, or -1 */
+  int pver, gver, fver;
+  const int *params;  /* arguments of the def being inlined */
+  int depth;
+  int nbarriers;      /* barriers emitted so far (if-conversion test) */
+  int unrolled;
+  bool too_large;     /* LOWER_MAX_INSTS reached: reported once, then stop */
+  int errors;
+} Lower;
+
+static int lower_expr(Lower *L, const AstNode *e);
+static void lower_body(Lower *L, const AstList *body);
+
+static void error_at(Lower *L, Span at, const char *fmt, const char *arg) {
+  diag_error(L->diags, at, fmt, arg);
+  L->errors++;
+}
+
+/* Matrix rules (matrix states, @, transpose, rowmean, colmean, outer,
+ * inv_root, eigvecs, I) and the dense host calls (hessian, solve) are
+ * not lowered: one error at the construct, and a placeholder value. */
+static int not_compiled(Lower *L, Span at, const char *what) {
+  diag_error(L->diags, at,
+             "%s is not lowered by this version of optc: matrix operations, hessian and "
+             "solve are left for later (it lowers elementwise math, reductions, random "
+             "tensors, hvp and linesearch)",
+             what);
+  L->errors++;
+  return L->f ? irf_const(L->f, 0, at) : -1;
+}
+
+static int state_slot(int state) { return ENV_FIXED + state; }
+static int local_slot(const Lower *L, int local) { return ENV_FIXED + L->sp->nstates + local; }
+
+/* ---- leaves and memory --------------------------------------------------- */
+
+static int load(Lower *L, int buf, int version, Span at) {
+  return irf_leaf(L->f, IR_LOAD, buf, version, IR_SHAPE_ELEM, at);
+}
+
+static int state_entry_value(Lower *L, int s, Span at) {
+  if (L->state_buf[s] >= 0) return load(L, L->state_buf[s], 0, at);
+  return irf_leaf(L->f, IR_SSTATE, L->state_ss[s], 0, IR_SHAPE_SCALAR, at);
+}
+
+static void init_env(Lower *L) {
+  Span at = L->sp->update ? L->sp->update->span : SPAN_NONE;
+  L->nenv = ENV_FIXED + L->sp->nstates + L->sp->nlocals;
+  L->env = xmalloc(sizeof(int) * (size_t)L->nenv);
+  L->mem = xmalloc(sizeof(int) * (size_t)(ENV_FIXED + L->sp->nstates));
+  for (int i = 0; i < L->nenv; i++) L->env[i] = -1;
+  L->env[ENV_P] = load(L, 0, 0, at);
+  L->env[ENV_G] = load(L, 1, 0, at);
+  L->env[ENV_F] = irf_leaf(L->f, IR_LOSS, 0, 0, IR_SHAPE_SCALAR, at);
+  for (int s = 0; s < L->sp->nstates; s++) /* matrix states: reported, 0 here */
+    L->env[state_slot(s)] = L->state_buf[s] >= 0 || L->state_ss[s] >= 0
+                                ? state_entry_value(L, s, at)
+                                : irf_const(L->f, 0, at);
+  memcpy(L->mem, L->env, sizeof(int) * (size_t)(ENV_FIXED + L->sp->nstates));
+}
+
+static int store_value(Lower *L, int op, int index, int value) {
+  IrFInst in;
+  memset(&in, 0, sizeof in);
+  in.op = op;
+  in.args[0] = value;
+  in.args[1] = in.args[2] = -1;
+  for (int k = 0; k < 4; k++) in.xargs[k] = -1;
+  in.index = index;
+  in.span = L->f->data[value].span;
+  in.shape = op == IR_STORE ? IR_SHAPE_ELEM : IR_SHAPE_SCALAR;
+  return irf_push(L->f, &in);
+}
+
+/* Makes memory hold p's current value (host calls read p). */
+static void sync_p(Lower *L) {
+  if (L->env[ENV_P] == L->mem[ENV_P]) return;
+  store_value(L, IR_STORE, 0, L->env[ENV_P]);
+  L->mem[ENV_P] = L->env[ENV_P];
+}
+
+/* The final values of p and the states, in state order after p. */
+static void store_final(Lower *L) {
+  sync_p(L);
+  for (int s = 0; s < L->sp->nstates; s++) {
+    int v = L->env[state_slot(s)];
+    if (v < 0 || v == L->mem[state_slot(s)]) continue;
+    if (L->state_buf[s] >= 0) store_value(L, IR_STORE, L->state_buf[s], v);
+    else store_value(L, IR_SSTATE_SET, L->state_ss[s], v);
+  }
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+static int lower_builtin_var(Lower *L, const AstNode *e) {
+  switch (e->ref.index) {
+  case BV_P: return L->env[ENV_P];
+  case BV_G: return L->env[ENV_G];
+  case BV_F: return L->env[ENV_F];
+  case BV_T: return irf_leaf(L->f, IR_STEP, 0, 0, IR_SHAPE_SCALAR, e->span);
+  case BV_N: return irf_leaf(L->f, IR_NUMEL, 0, 0, IR_SHAPE_SCALAR, e->span);
+  case BV_ROWS: return irf_leaf(L->f, IR_ROWS, 0, 0, IR_SHAPE_SCALAR, e->span);
+  case BV_COLS: return irf_leaf(L->f, IR_COLS, 0, 0, IR_SHAPE_SCALAR, e->span);
+  case BV_INF: return irf_const(L->f, INFINITY, e->span);
+  case BV_PI: return irf_const(L->f, 3.14159265358979323846, e->span);
+  default:
+    return not_compiled(L, e->span, "the identity I");
+  }
+}
+
+static int lower_name(Lower *L, const AstNode *e) {
+  int v = -1;
+  switch (e->ref.kind) {
+  case REF_BUILTIN: return lower_builtin_var(L, e);
+  case REF_HYPER: return irf_leaf(L->f, IR_HYPER, e->ref.index, 0, IR_SHAPE_SCALAR, e->span);
+  case REF_STATE: v = L->env[state_slot(e->ref.index)]; break;
+  case REF_LOCAL: v = L->env[local_slot(L, e->ref.index)]; break;
+  case REF_PARAM: v = L->params ? L->params[e->ref.index] : -1; break;
+  default: break;
+  }
+  if (v < 0) {
+    error_at(L, e->span, "'%s' has no value here", e->name.id);
+    return irf_const(L->f, 0, e->span);
+  }
+  return v;
+}
+
+/* ---- operators ----------------------------------------------------------- */
+
+static IrOp binary_op(AstOp op) {
+  switch (op) {
+  case AST_OP_ADD: return IR_ADD;
+  case AST_OP_SUB: return IR_SUB;
+  case AST_OP_MUL: return IR_MUL;
+  case AST_OP_DIV: return IR_DIV;
+  case AST_OP_POW: return IR_POW;
+  case AST_OP_EQ: return IR_EQ;
+  case AST_OP_NE: return IR_NE;
+  case AST_OP_LT: return IR_LT;
+  case AST_OP_LE: return IR_LE;
+  case AST_OP_GT: return IR_GT;
+  case AST_OP_GE: return IR_GE;
+  case AST_OP_AND: return IR_AND;
+  case AST_OP_OR: return IR_OR;
+  default: return IR_OP_COUNT;
+  }
+}
+
+static int lower_binary(Lower *L, const AstNode *e) {
+  IrOp op = binary_op(e->binary.op);
+  if (op == IR_OP_COUNT) {
+    return not_compiled(L, e->span, "the matrix product '@'");
+  }
+  int a = lower_expr(L, e->binary.lhs);
+  int b = lower_expr(L, e->binary.rhs);
+  return irf_op2(L->f, op, a, b, e->span);
+}
+
+static int lower_unary(Lower *L, const AstNode *e) {
+  int a = lower_expr(L, e->unary.operand);
+  if (e->unary.op == AST_OP_NEG) return irf_op1(L->f, IR_NEG, a, e->span);
+  if (e->unary.op == AST_OP_NOT) return irf_op1(L->f, IR_NOT, a, e->span);
+  return a;
+}
+
+/* ---- calls --------------------------------------------------------------- */
+
+static int reduce(Lower *L, int value, OptkReduceKind kind, bool group, Span at) {
+  IrFInst in;
+  memset(&in, 0, sizeof in);
+  in.op = IR_REDUCE;
+  in.args[0] = value;
+  in.args[1] = in.args[2] = -1;
+  for (int k = 0; k < 4; k++) in.xargs[k] = -1;
+  in.aux = kind;
+  in.index = group ? OPTK_SCOPE_GROUP : OPTK_SCOPE_TENSOR;
+  in.shape = IR_SHAPE_BARRIER;
+  in.uniform = group;
+  in.span = at;
+  L->nbarriers++;
+  return irf_push(L->f, &in);
+}
+
+static int lower_reduction(Lower *L, const AstNode *e, const int *a) {
+  bool group = e->call.group;
+  Span at = e->span;
+  IrFunc *f = L->f;
+  switch (e->call.builtin) {
+  case BF_SUM: return reduce(L, a[0], OPTK_RED_SUM, group, at);
+  case BF_DOT: return reduce(L, irf_op2(f, IR_MUL, a[0], a[1], at), OPTK_RED_SUM, group, at);
+  case BF_NORM:
+    return irf_op1(f, IR_SQRT,
+                   reduce(L, irf_op2(f, IR_MUL, a[0], a[0], at), OPTK_RED_SUM, group, at), at);
+  case BF_NORMINF: return reduce(L, irf_op1(f, IR_ABS, a[0], at), OPTK_RED_MAX, group, at);
+  default: { /* BF_MEAN: the count is n, or the group's element count */
+    int sum = reduce(L, a[0], OPTK_RED_SUM, group, at);
+    int count = group ? reduce(L, irf_const(f, 1, at), OPTK_RED_SUM, true, at)
+                      : irf_leaf(f, IR_NUMEL, 0, 0, IR_SHAPE_SCALAR, at);
+    return irf_op2(f, IR_DIV, sum, count, at);
+  }
+  }
+}
+
+static int lower_elem_call(Lower *L, const AstNode *e, const int *a) {
+  static const IrOp UNARY[] = {
+      [BF_ABS] = IR_ABS,   [BF_SIGN] = IR_SIGN, [BF_SQRT] = IR_SQRT,
+      [BF_RSQRT] = IR_RSQRT, [BF_EXP] = IR_EXP, [BF_LOG] = IR_LOG,
+      [BF_LOG1P] = IR_LOG1P, [BF_TANH] = IR_TANH, [BF_SIGMOID] = IR_SIGMOID};
+  IrFunc *f = L->f;
+  switch (e->call.builtin) {
+  case BF_MIN: return irf_op2(f, IR_MIN, a[0], a[1], e->span);
+  case BF_MAX: return irf_op2(f, IR_MAX, a[0], a[1], e->span);
+  case BF_CLIP: return irf_op2(f, IR_MIN, irf_op2(f, IR_MAX, a[0], a[1], e->span), a[2], e->span);
+  case BF_WHERE: return irf_op3(f, IR_SELECT, a[0], a[1], a[2], e->span);
+  default: return irf_op1(f, UNARY[e->call.builtin], a[0], e->span);
+  }
+}
+
+static int lower_rng(Lower *L, const AstNode *e) {
+  IrRngKind kind = e->call.builtin == BF_NORMAL    ? IR_RNG_NORMAL
+                   : e->call.builtin == BF_UNIFORM ? IR_RNG_UNIFORM
+                                                   : IR_RNG_RADEMACHER;
+  return irf_leaf(L->f, IR_RNG, L->f->nsites++, kind, IR_SHAPE_ELEM, e->span);
+}
+
+static int host_inst(Lower *L, int op, int arg, Span at) {
+  IrFInst in;
+  memset(&in, 0, sizeof in);
+  in.op = op;
+  in.args[0] = arg;
+  in.args[1] = in.args[2] = -1;
+  for (int k = 0; k < 4; k++) in.xargs[k] = -1;
+  in.shape = IR_SHAPE_BARRIER;
+  in.span = at;
+  L->nbarriers++;
+  return irf_push(L->f, &in);
+}
+
+static int lower_hvp(Lower *L, const AstNode *e, const int *a) {
+  sync_p(L); /* the host evaluates the Hessian at the current p */
+  return host_inst(L, FN_HVP, a[0], e->span);
+}
+
+/* linesearch(d, armijo|wolfe[, step0[, c1[, c2[, max_evals]]]]): moves p,
+ * refreshes g and f; its value is the accepted step. */
+static int lower_linesearch(Lower *L, const AstNode *e) {
+  const AstNode *m = e->call.args.items[1];
+  bool wolfe = m->kind == AST_NAME && strcmp(m->name.id, "wolfe") == 0;
+  int d = lower_expr(L, e->call.args.items[0]);
+  static const double DEFAULTS[4] = {1.0, 1e-4, 0.9, 20}; /* step0 c1 c2 max_evals */
+  int xs[4];
+  for (int k = 0; k < 4; k++)
+    xs[k] = k + 2 < e->call.args.len ? lower_expr(L, e->call.args.items[k + 2])
+                                     : irf_const(L->f, DEFAULTS[k], e->span);
+  sync_p(L);
+  int v = host_inst(L, FN_LINESEARCH, d, e->span);
+  IrFInst *in = &L->f->data[v];
+  in->aux = wolfe ? OPTK_LS_WOLFE : OPTK_LS_ARMIJO;
+  in->uniform = true;
+  memcpy(in->xargs, xs, sizeof xs);
+  L->pver++, L->gver++, L->fver++;
+  L->env[ENV_P] = L->mem[ENV_P] = load(L, 0, L->pver, e->span);
+  L->env[ENV_G] = load(L, 1, L->gver, e->span);
+  L->env[ENV_F] = irf_leaf(L->f, IR_LOSS, 0, L->fver, IR_SHAPE_SCALAR, e->span);
+  return v;
+}
+
+static int lower_def_call(Lower *L, const AstNode *e, const int *a) {
+  if (L->depth > LOWER_MAX_INLINE) {
+    error_at(L, e->span, "calls of '%s' nest too deeply to inline", e->call.callee);
+    return irf_const(L->f, 0, e->span);
+  }
+  const int *saved = L->params;
+  L->params = a;
+  L->depth++;
+  int v = lower_expr(L, e->call.def->def.body);
+  L->depth--;
+  L->params = saved;
+  return v;
+}
+
+static int lower_builtin_call(Lower *L, const AstNode *e, const int *a) {
+  switch (builtin_class((BuiltinFn)e->call.builtin)) {
+  case BC_ELEM: return lower_elem_call(L, e, a);
+  case BC_RED: return lower_reduction(L, e, a);
+  case BC_RNG: return lower_rng(L, e);
+  case BC_HOST:
+    if (e->call.builtin == BF_HVP) return lower_hvp(L, e, a);
+    break;
+  default: break;
+  }
+  char what[96];
+  snprintf(what, sizeof what, "'%s'", e->call.callee);
+  return not_compiled(L, e->span, what);
+}
+
+/* Calls with more arguments than any builtin or def takes are bounded by
+ * sema; 64 keeps the argument array on the stack. */
+enum { MAX_CALL_ARGS = 64 };
+
+static int lower_call(Lower *L, const AstNode *e) {
+  if (e->call.builtin == BF_LINESEARCH) return lower_linesearch(L, e);
+  int a[MAX_CALL_ARGS];
+  int n = e->call.args.len;
+  if (n > MAX_CALL_ARGS) {
+    error_at(L, e->span, "too many arguments in a call of '%s'", e->call.callee);
+    return irf_const(L->f, 0, e->span);
+  }
+  for (int i = 0; i < n; i++) a[i] = lower_expr(L, e->call.args.items[i]);
+  if (e->call.def) return lower_def_call(L, e, a);
+  return lower_builtin_call(L, e, a);
+}
+
+/* True (after one error) once the body outgrows LOWER_MAX_INSTS, which
+ * nested defs that call each other twice can reach in one expression. */
+static bool over_budget(Lower *L, Span at) {
+  if (L->f->len < LOWER_MAX_INSTS) return false;
+  if (!L->too_large)
+    error_at(L, at, "the update is too large to lower (%s)", "over a million instructions");
+  L->too_large = true;
+  return true;
+}
+
+static int lower_expr(Lower *L, const AstNode *e) {
+  if (over_budget(L, e->span)) return 0;
+  switch (e->kind) {
+  case AST_NUM: return irf_const(L->f, e->num.value, e->span);
+  case AST_NAME: return lower_name(L, e);
+  case AST_UNARY: return lower_unary(L, e);
+  case AST_BINARY: return lower_binary(L, e);
+  case AST_CALL: return lower_call(L, e);
+  default:
+    return not_compiled(L, e->span, "the transpose '.T'");
+  }
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+static void lower_assign(Lower *L, const AstNode *s) {
+  static const IrOp COMPOUND[] = {[AST_ADD_SET] = IR_ADD, [AST_SUB_SET] = IR_SUB,
+                                  [AST_MUL_SET] = IR_MUL, [AST_DIV_SET] = IR_DIV};
+  int slot = s->ref.kind == REF_STATE   ? state_slot(s->ref.index)
+             : s->ref.kind == REF_LOCAL ? local_slot(L, s->ref.index)
+                                        : ENV_P;
+  int v = lower_expr(L, s->assign.value);
+  if (s->assign.op != AST_SET) {
+    if (L->env[slot] < 0) {
+      error_at(L, s->assign.target_span, "'%s' has no value here", s->assign.target);
+      return;
+    }
+    v = irf_op2(L->f, COMPOUND[s->assign.op], L->env[slot], v, s->span);
+  }
+  L->env[slot] = v;
+}
+
+/* Lowers one branch from a copy of the environment; the result is left in
+ * L->env.  Returns whether the branch emitted a barrier. */
+static bool lower_branch(Lower *L, const AstList *body, int cond, Span at) {
+  int before = L->nbarriers;
+  IrFInst mark;
+  memset(&mark, 0, sizeof mark);
+  mark.op = FN_IF;
+  mark.args[0] = cond;
+  mark.args[1] = mark.args[2] = -1;
+  for (int k = 0; k < 4; k++) mark.xargs[k] = -1;
+  mark.shape = IR_SHAPE_BARRIER;
+  mark.index = L->f->nblocks++;
+  mark.span = at;
+  int open = irf_push(L->f, &mark);
+  lower_body(L, body);
+  mark.op = FN_ENDIF;
+  mark.args[0] = -1;
+  int close = irf_push(L->f, &mark);
+  bool barrier = L->nbarriers != before;
+  if (!barrier) {
+    L->f->data[open].index = L->f->data[close].index = -1; /* dropped later */
+  } else if (!L->f->data[cond].uniform) {
+    diag_error(L->diags, at,
+               "this condition can differ between the tensors of a group, but its block "
+               "uses a reduction, hvp or linesearch: use only hypers, t, f, constants and "
+               "group reductions in it");
+    L->errors++;
+  }
+  return barrier;
+}
+
+static void merge_env(Lower *L, int cond, const int *then_env, Span at) {
+  for (int i = 0; i < L->nenv; i++) {
+    int a = then_env[i], b = L->env[i];
+    if (a == b) continue;
+    L->env[i] = (a < 0 || b < 0) ? -1 : irf_op3(L->f, IR_SELECT, cond, a, b, at);
+  }
+}
+
+static void lower_if_cond(Lower *L, int cond, const AstList *then_body,
+                          const AstList *else_body, Span at) {
+  size_t bytes = sizeof(int) * (size_t)L->nenv;
+  int *entry = xmalloc(bytes), *then_env = xmalloc(bytes);
+  int entry_mem = L->mem[ENV_P];
+  memcpy(entry, L->env, bytes);
+  lower_branch(L, then_body, cond, at);
+  memcpy(then_env, L->env, bytes);
+  int then_mem = L->mem[ENV_P];
+  memcpy(L->env, entry, bytes);
+  L->mem[ENV_P] = entry_mem;
+  if (else_body && else_body->len) lower_branch(L, else_body, irf_op1(L->f, IR_NOT, cond, at), at);
+  merge_env(L, cond, then_env, at);
+  if (then_mem != entry_mem || L->mem[ENV_P] != entry_mem) L->mem[ENV_P] = -1;
+  free(entry);
+  free(then_env);
+}
+
+static void lower_if(Lower *L, const AstNode *s) {
+  int cond = lower_expr(L, s->if_.cond);
+  lower_if_cond(L, cond, &s->if_.then_body, &s->if_.else_body, s->if_.cond->span);
+}
+
+/* every K { }: runs when (t - 1) mod K == 0. */
+static void lower_every(Lower *L, const AstNode *s) {
+  Span at = s->loop.count->span;
+  IrFunc *f = L->f;
+  int k = lower_expr(L, s->loop.count);
+  int t1 = irf_op2(f, IR_SUB, irf_leaf(f, IR_STEP, 0, 0, IR_SHAPE_SCALAR, at), irf_const(f, 1, at), at);
+  int cond = irf_op2(f, IR_EQ, irf_op2(f, IR_MOD, t1, k, at), irf_const(f, 0, at), at);
+  lower_if_cond(L, cond, &s->loop.body, NULL, at);
+}
+
+/* Folds a constant expression (repeat counts, scalar state inits). */
+static bool lower_constant(Lower *L, const AstNode *e, double *out) {
+  IrFunc tmp, *saved = L->f;
+  irf_init(&tmp);
+  L->f = &tmp;
+  int v = lower_expr(L, e);
+  L->f = saved;
+  int n = tmp.len;
+  pass_fold(&tmp);
+  bool ok = v == n - 1 && tmp.len > 0 && tmp.data[tmp.len - 1].op == IR_CONST;
+  if (ok) *out = tmp.data[tmp.len - 1].imm;
+  irf_free(&tmp);
+  return ok;
+}
+
+static void lower_repeat(Lower *L, const AstNode *s) {
+  double n = 0;
+  if (!lower_constant(L, s->loop.count, &n) || n < 0 || n != floor(n)) {
+    error_at(L, s->loop.count->span, "the count of %s must be a constant integer >= 0", "repeat");
+    return;
+  }
+  if (L->unrolled + n > LOWER_MAX_UNROLL) {
+    error_at(L, s->loop.count->span, "%s unrolls to more than 10000 iterations", "repeat");
+    return;
+  }
+  L->unrolled += (int)n;
+  for (int i = 0; i < (int)n && !L->too_large; i++) lower_body(L, &s->loop.body);
+}
+
+static void lower_stmt(Lower *L, const AstNode *s) {
+  switch (s->kind) {
+  case AST_ASSIGN: lower_assign(L, s); break;
+  case AST_IF: lower_if(L, s); break;
+  case AST_EVERY: lower_every(L, s); break;
+  case AST_REPEAT: lower_repeat(L, s); break;
+  case AST_EXPR_STMT: lower_expr(L, s->expr_stmt.expr); break;
+  default: break;
+  }
+}
+
+static void lower_body(Lower *L, const AstList *body) {
+  for (int i = 0; i < body->len && !over_budget(L, body->items[i]->span); i++)
+    lower_stmt(L, body->items[i]);
+}
+
+/* Drops the FN_IF/FN_ENDIF pairs of branches without barriers. */
+static int keep_marked(void *user, IrFunc *out, const IrFunc *old, int i, IrFInst *in) {
+  (void)user, (void)old, (void)i;
+  if ((in->op == FN_IF || in->op == FN_ENDIF) && in->index < 0) return -1;
+  return irf_push(out, in);
+}
+
+/* ---- tables ---------------------------------------------------------------- */
+
+static OptkDType dtype_of(AstDType d) {
+  return d == AST_DT_F64 ? OPTK_F64 : d == AST_DT_BF16 ? OPTK_BF16 : OPTK_F32;
+}
+
+static void add_hypers(Lower *L) {
+  for (int i = 0; i < L->sp->nhypers; i++) {
+    const AstNode *h = L->sp->hypers[i];
+    uint32_t flags = 0;
+    if (h->hyper.lo) flags |= OPTK_HYPER_HAS_LO | (h->hyper.lo_open ? OPTK_HYPER_LO_OPEN : 0);
+    if (h->hyper.hi) flags |= OPTK_HYPER_HAS_HI | (h->hyper.hi_open ? OPTK_HYPER_HI_OPEN : 0);
+    ir_program_add_hyper(L->prog, h->hyper.name, h->hyper.def_value,
+                         h->hyper.lo ? h->hyper.lo_value : -INFINITY,
+                         h->hyper.hi ? h->hyper.hi_value : INFINITY, flags);
+  }
+}
+
+static void add_states(Lower *L) {
+  int n = L->sp->nstates;
+  L->state_buf = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+  L->state_ss = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+  ir_program_add_buffer(L->prog, "p", OPTK_BUF_PARAM, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
+  ir_program_add_buffer(L->prog, "g", OPTK_BUF_GRAD, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
+  for (int i = 0; i < n; i++) {
+    const AstNode *s = L->sp->states[i];
+    L->state_buf[i] = L->state_ss[i] = -1;
+    OptkDType dt = dtype_of(s->state.dtype);
+    if (s->state.skind == AST_STATE_TENSOR)
+      L->state_buf[i] = ir_program_add_buffer(L->prog, s->state.name, OPTK_BUF_STATE, dt,
+                                              OPTK_DIM_N, OPTK_DIM_ONE);
+    else if (s->state.skind == AST_STATE_SCALAR)
+      L->state_ss[i] = ir_program_add_sstate(L->prog, s->state.name, dt, 0);
+    else
+      not_compiled(L, s->state.name_span, "a matrix state");
+  }
+}
+
+/* init: the initial value of each state, evaluated once per tensor. */
+static void lower_inits(Lower *L, IrFunc *init) {
+  L->f = init;
+  init_env(L);
+  for (int i = 0; i < L->sp->nstates; i++) {
+    const AstNode *s = L->sp->states[i];
+    double c;
+    if (L->state_ss[i] >= 0 && lower_constant(L, s->state.init, &c)) {
+      L->prog->sstates[L->state_ss[i]].init = c;
+      continue;
+    }
+    if (L->state_buf[i] < 0 && L->state_ss[i] < 0) continue;
+    int v = lower_expr(L, s->state.init);
+    if (L->state_buf[i] >= 0) store_value(L, IR_STORE, L->state_buf[i], v);
+    else store_value(L, IR_SSTATE_SET, L->state_ss[i], v);
+  }
+  free(L->env);
+  free(L->mem);
+}
+
+int lower_program(IrProgram *prog, IrFunc *body, IrFunc *init, const SemaProgram *sp,
+                  DiagSink *diags) {
+  Lower L;
+  memset(&L, 0, sizeof L);
+  L.sp = sp;
+  L.diags = diags;
+  L.prog = prog;
+  prog->needs = sp->needs;
+  add_hypers(&L);
+  add_states(&L);
+  lower_inits(&L, init);
+  L.f = body;
+  init_env(&L);
+  if (sp->update) lower_body(&L, &sp->update->update.body);
+  store_final(&L);
+  irf_rebuild(body, keep_marked, NULL);
+  free(L.env);
+  free(L.mem);
+  free(L.state_buf);
+  free(L.state_ss);
+  return L.errors;
+}
