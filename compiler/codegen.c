@@ -1,0 +1,1190 @@
+/* codegen.c: LLVM IR for a scheduled IrProgram (see codegen.h, docs/abi.md).
+ *
+ * Conventions
+ * - A Codegen owns the module (until it is handed out) and the builder; the
+ *   context belongs to the caller (JIT: an ORC thread-safe context).
+ * - The program is checked first (cg_check_*), so emission never meets an
+ *   out-of-range index and cannot fail except in LLVM's own verifier.
+ * - SCALAR stages compute in double.  SWEEP stages compute in the stage's
+ *   type on explicit vectors of W lanes (W = register bits / type bits,
+ *   at least OPTK_LANES so that one vector step feeds whole accumulator
+ *   rows), with a scalar remainder loop; reductions iterate block by block
+ *   and accumulate in double exactly in optk_block_sum's order.
+ * - No fast-math flags anywhere: every operation rounds as IEEE says, the
+ *   only fused multiply-add is the IR's own FMA.  In f64 (and scalar)
+ *   code exp/log/pow/cos go through LLVM intrinsics, tanh/log1p through
+ *   libm: one libm call per lane, results exactly the C library's.  In f32
+ *   code exp/log/pow/tanh/log1p (and sigmoid) are vector polynomials
+ *   evaluated in double (codegen_math.c).
+ * - ctx structs are addressed with the host's offsetof(); the descriptor's
+ *   LLVM types are checked against sizeof() for the target's data layout.
+ */
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "codegen_internal.h"
+
+
+static const int CG_NARGS[] = {
+#define X(name, nargs) nargs,
+    IR_OPS(X)
+#undef X
+};
+
+static const char *const CG_OPNAME[] = {
+#define X(name, nargs) #name,
+    IR_OPS(X)
+#undef X
+};
+
+static void cg_fail(Codegen *cg, const char *fmt, ...) OPTC_PRINTF(2, 3);
+static void cg_fail(Codegen *cg, const char *fmt, ...) {
+  if (cg->err.len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  str_vprintf(&cg->err, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- target ------------------------------------------------------------ */
+
+static void cg_init_once(void) {
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+}
+
+void cg_init_llvm(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT; /* LLVM's registry is process-wide */
+  pthread_once(&once, cg_init_once);
+}
+
+static LLVMCodeGenOptLevel cg_opt_level(int level) {
+  switch (level) {
+  case 0: return LLVMCodeGenLevelNone;
+  case 1: return LLVMCodeGenLevelLess;
+  case 3: return LLVMCodeGenLevelAggressive;
+  default: return LLVMCodeGenLevelDefault;
+  }
+}
+
+LLVMTargetMachineRef cg_target_machine(const CgTarget *t, char **err) {
+  cg_init_llvm();
+  char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
+  LLVMTargetRef target;
+  if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+    *err = xstrdup(msg ? msg : "no target for the host triple");
+    LLVMDisposeMessage(msg);
+    LLVMDisposeMessage(triple);
+    return NULL;
+  }
+  char *host_cpu = t->cpu ? NULL : LLVMGetHostCPUName();
+  char *host_feat = (t->features || t->cpu) ? NULL : LLVMGetHostCPUFeatures();
+  const char *cpu = t->cpu ? t->cpu : host_cpu;
+  const char *feat = t->features ? t->features : host_feat ? host_feat : "";
+  LLVMTargetMachineRef tm =
+      LLVMCreateTargetMachine(target, triple, cpu, feat, cg_opt_level(t->opt_level),
+                              LLVMRelocPIC, LLVMCodeModelDefault);
+  if (!tm) *err = xstrdup("cannot create a target machine");
+  LLVMDisposeMessage(host_cpu);
+  LLVMDisposeMessage(host_feat);
+  LLVMDisposeMessage(triple);
+  return tm;
+}
+
+/* CPUs named without a feature string (--target-cpu): the widest vector
+ * each family has.  Prefix matches; first match wins. */
+static const struct { const char *prefix; int bits; } CG_CPU_VECTOR_BITS[] = {
+    {"x86-64-v4", 512}, {"skylake-avx512", 512}, {"cascadelake", 512}, {"cooperlake", 512},
+    {"icelake", 512},   {"tigerlake", 512},      {"sapphirerapids", 512}, {"graniterapids", 512},
+    {"znver4", 512},    {"znver5", 512},         {"x86-64-v3", 256},      {"haswell", 256},
+    {"broadwell", 256}, {"skylake", 256},        {"alderlake", 256},      {"znver", 256},
+    {"sandybridge", 256}, {"ivybridge", 256},
+};
+
+/* Widest vector register of the target machine: from its feature string,
+ * else from its CPU name; 128 bits (SSE2, NEON) otherwise. */
+static int cg_vector_bits(LLVMTargetMachineRef tm) {
+  char *feat = LLVMGetTargetMachineFeatureString(tm);
+  char *cpu = LLVMGetTargetMachineCPU(tm);
+  int bits = 128;
+  if (feat && *feat) {
+    bits = strstr(feat, "+avx512f") ? 512 : strstr(feat, "+avx") ? 256 : 128;
+  } else if (cpu) {
+    int n = (int)(sizeof CG_CPU_VECTOR_BITS / sizeof CG_CPU_VECTOR_BITS[0]);
+    for (int i = 0; i < n; i++)
+      if (strncmp(cpu, CG_CPU_VECTOR_BITS[i].prefix, strlen(CG_CPU_VECTOR_BITS[i].prefix)) == 0) {
+        bits = CG_CPU_VECTOR_BITS[i].bits;
+        break;
+      }
+  }
+  LLVMDisposeMessage(feat);
+  LLVMDisposeMessage(cpu);
+  return bits;
+}
+
+/* ---- checking ------------------------------------------------------------ */
+
+static bool cg_is_effect(IrOp op) {
+  return op == IR_STORE || op == IR_REDUCE || op == IR_SLOT_SET || op == IR_SSTATE_SET;
+}
+
+/* Ops this code generator emits; an op added to IR_OPS later is reported,
+ * not miscompiled. */
+static bool cg_op_known(IrOp op) {
+  switch (op) {
+  case IR_CONST: case IR_HYPER: case IR_STEP: case IR_LOSS: case IR_NUMEL: case IR_ROWS:
+  case IR_COLS: case IR_RED: case IR_SLOT: case IR_SSTATE: case IR_LOAD: case IR_RNG:
+  case IR_ROW_INDEX: case IR_COL_INDEX: case IR_NEG: case IR_ADD: case IR_SUB: case IR_MUL:
+  case IR_DIV: case IR_MOD: case IR_FMA: case IR_POW: case IR_POWI: case IR_SQRT:
+  case IR_RSQRT: case IR_EXP: case IR_LOG: case IR_LOG1P: case IR_TANH: case IR_SIGMOID:
+  case IR_ABS: case IR_SIGN: case IR_MIN: case IR_MAX: case IR_LT: case IR_LE: case IR_GT:
+  case IR_GE: case IR_EQ: case IR_NE: case IR_AND: case IR_OR: case IR_NOT: case IR_SELECT:
+  case IR_STORE: case IR_REDUCE: case IR_SLOT_SET: case IR_SSTATE_SET:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Ops valid only in one kind of stage. */
+static bool cg_op_allowed(IrOp op, bool sweep) {
+  switch (op) {
+  case IR_HYPER: case IR_LOSS: case IR_RED: case IR_SSTATE:
+  case IR_SLOT_SET: case IR_SSTATE_SET:
+    return !sweep;
+  case IR_LOAD: case IR_RNG: case IR_ROW_INDEX: case IR_COL_INDEX:
+  case IR_STORE: case IR_REDUCE:
+    return sweep;
+  default:
+    return true;
+  }
+}
+
+typedef enum CgPos { POS_FULL, POS_ROW, POS_COL, POS_ONE, POS_BAD } CgPos;
+
+/* How a buffer's element is found from the element index i (docs/abi.md). */
+static CgPos cg_buffer_pos(const IrBuffer *buf) {
+  OptkDim d0 = buf->dim0, d1 = buf->dim1;
+  if ((d0 == OPTK_DIM_N && d1 == OPTK_DIM_ONE) || (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_N) ||
+      (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_COLS))
+    return POS_FULL;
+  if (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_ONE) return POS_ROW;
+  if (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_COLS) return POS_COL;
+  if (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_ONE) return POS_ONE;
+  return POS_BAD;
+}
+
+static bool cg_check_index(Codegen *cg, const IrInst *in, int limit, const char *what) {
+  if (in->index >= 0 && in->index < limit) return true;
+  cg_fail(cg, "%s index %d out of range (%d %ss)", CG_OPNAME[in->op], in->index, limit,
+          what);
+  return false;
+}
+
+static bool cg_check_leaf(Codegen *cg, const IrInst *in) {
+  const IrProgram *p = cg->prog;
+  switch (in->op) {
+  case IR_HYPER: return cg_check_index(cg, in, p->nhypers, "hyper");
+  case IR_RED: case IR_REDUCE:
+    if (in->op == IR_REDUCE && in->aux != OPTK_RED_SUM && in->aux != OPTK_RED_MAX) {
+      cg_fail(cg, "REDUCE with unknown kind %d", in->aux);
+      return false;
+    }
+    return cg_check_index(cg, in, p->nred, "reduction");
+  case IR_SLOT: case IR_SLOT_SET: return cg_check_index(cg, in, p->nslot, "slot");
+  case IR_SSTATE: case IR_SSTATE_SET:
+    return cg_check_index(cg, in, p->nsstates, "scalar state");
+  case IR_LOAD: case IR_STORE:
+    if (!cg_check_index(cg, in, p->nbufs, "buffer")) return false;
+    if (cg_buffer_pos(&p->bufs[in->index]) == POS_BAD ||
+        (in->op == IR_STORE && cg_buffer_pos(&p->bufs[in->index]) != POS_FULL)) {
+      cg_fail(cg, "%s of buffer '%s' whose shape is not elementwise", CG_OPNAME[in->op],
+              p->bufs[in->index].name);
+      return false;
+    }
+    return true;
+  case IR_RNG:
+    if (in->aux < IR_RNG_UNIFORM || in->aux > IR_RNG_RADEMACHER || in->index < 0) {
+      cg_fail(cg, "RNG with bad kind %d or site %d", in->aux, in->index);
+      return false;
+    }
+    return true;
+  default: return true;
+  }
+}
+
+static bool cg_check_inst(Codegen *cg, const IrStage *st, int k, bool sweep) {
+  const IrInst *in = &st->insts[k];
+  if ((unsigned)in->op >= IR_OP_COUNT || !cg_op_known(in->op)) {
+    cg_fail(cg, "instruction %d has an unknown opcode %d", k, (int)in->op);
+    return false;
+  }
+  if (!cg_op_allowed(in->op, sweep)) {
+    cg_fail(cg, "%s is not allowed in a %s stage", CG_OPNAME[in->op],
+            sweep ? "SWEEP" : "SCALAR");
+    return false;
+  }
+  for (int j = 0; j < CG_NARGS[in->op]; j++) {
+    int a = in->args[j];
+    if (a < 0 || a >= k || cg_is_effect(st->insts[a].op)) {
+      cg_fail(cg, "instruction %d (%s): argument %d is not an earlier value", k,
+              CG_OPNAME[in->op], a);
+      return false;
+    }
+  }
+  return cg_check_leaf(cg, in);
+}
+
+/* Function indices must be dense and each used once.  *count = max + 1. */
+static bool cg_check_fn(Codegen *cg, const IrStage *st, unsigned char *used, int *count) {
+  int fn = st->op.fn;
+  if (fn >= 4096 || used[fn]) { /* 4096: far above any real plan, bounds `used` */
+    cg_fail(cg, "%s function index %d used twice or too large",
+            st->op.kind == OPTK_OP_SWEEP ? "SWEEP" : "SCALAR", fn);
+    return false;
+  }
+  used[fn] = 1;
+  if (fn + 1 > *count) *count = fn + 1;
+  return true;
+}
+
+static bool cg_check_stage(Codegen *cg, const IrStage *st, unsigned char used[2][4096]) {
+  if (st->op.kind != OPTK_OP_SCALAR && st->op.kind != OPTK_OP_SWEEP) return true;
+  bool sweep = st->op.kind == OPTK_OP_SWEEP;
+  if (sweep && st->compute != OPTK_F32 && st->compute != OPTK_F64) {
+    cg_fail(cg, "SWEEP %d computes in an unknown type %d", st->op.fn, (int)st->compute);
+    return false;
+  }
+  if (!cg_check_fn(cg, st, used[sweep], sweep ? &cg->nsweep : &cg->nscalar)) return false;
+  for (int k = 0; k < st->ninsts; k++)
+    if (!cg_check_inst(cg, st, k, sweep)) return false;
+  return true;
+}
+
+static bool cg_check_dense(Codegen *cg, unsigned char used[2][4096]) {
+  for (int i = 0; i < cg->nscalar; i++)
+    if (!used[0][i]) cg_fail(cg, "SCALAR function %d is missing from the plan", i);
+  for (int i = 0; i < cg->nsweep; i++)
+    if (!used[1][i]) cg_fail(cg, "SWEEP function %d is missing from the plan", i);
+  return cg->err.len == 0;
+}
+
+static bool cg_check_program(Codegen *cg) {
+  const IrProgram *p = cg->prog;
+  for (int i = 0; i < p->nbufs; i++)
+    if ((unsigned)p->bufs[i].dtype > OPTK_BF16) {
+      cg_fail(cg, "buffer '%s' has an unknown dtype", p->bufs[i].name);
+      return false;
+    }
+  unsigned char (*used)[4096] = xcalloc(2, 4096);
+  bool ok = true;
+  for (int i = 0; ok && i < p->nstages; i++) ok = cg_check_stage(cg, &p->stages[i], used);
+  for (int i = 0; ok && i < p->ninit_stages; i++)
+    ok = cg_check_stage(cg, &p->init_stages[i], used);
+  ok = ok && cg_check_dense(cg, used);
+  free(used);
+  return ok;
+}
+
+/* ---- small emitters ------------------------------------------------------ */
+
+static LLVMTypeRef cg_vty(LLVMTypeRef t, int w) { return w == 1 ? t : LLVMVectorType(t, w); }
+
+LLVMValueRef cg_splat(Codegen *cg, LLVMValueRef v, int w) {
+  if (w == 1) return v;
+  LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(v), w);
+  LLVMValueRef undef = LLVMGetPoison(vt);
+  LLVMValueRef one = LLVMBuildInsertElement(cg->b, undef, v, LLVMConstInt(cg->i32, 0, 0), "");
+  LLVMValueRef mask = LLVMConstNull(LLVMVectorType(cg->i32, w));
+  return LLVMBuildShuffleVector(cg->b, one, undef, mask, "");
+}
+
+LLVMValueRef cg_fconst(Codegen *cg, LLVMTypeRef st, int w, double v) {
+  return cg_splat(cg, LLVMConstReal(st, v), w);
+}
+
+LLVMValueRef cg_iconst(Codegen *cg, int w, uint64_t v) {
+  return cg_splat(cg, LLVMConstInt(cg->i64, v, 0), w);
+}
+
+LLVMValueRef cg_call_intrinsic(Codegen *cg, const char *name, LLVMTypeRef ty,
+                                      LLVMValueRef *args, int nargs) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, &ty, 1);
+  LLVMTypeRef fty = LLVMIntrinsicGetType(cg->ctx, id, &ty, 1);
+  return LLVMBuildCall2(cg->b, fty, fn, args, (unsigned)nargs, "");
+}
+
+LLVMValueRef cg_unary_intrinsic(Codegen *cg, const char *name, LLVMValueRef x) {
+  return cg_call_intrinsic(cg, name, LLVMTypeOf(x), &x, 1);
+}
+
+LLVMValueRef cg_binary_intrinsic(Codegen *cg, const char *name, LLVMValueRef x,
+                                        LLVMValueRef y) {
+  LLVMValueRef args[2] = {x, y};
+  return cg_call_intrinsic(cg, name, LLVMTypeOf(x), args, 2);
+}
+
+/* A libm function applied lane by lane (tanh, log1p: no LLVM intrinsic). */
+LLVMValueRef cg_libm(Codegen *cg, const char *name64, LLVMValueRef x) {
+  LLVMTypeRef vt = LLVMTypeOf(x);
+  bool vec = LLVMGetTypeKind(vt) == LLVMVectorTypeKind;
+  LLVMTypeRef st = vec ? LLVMGetElementType(vt) : vt;
+  char name[32];
+  snprintf(name, sizeof name, "%s%s", name64, st == cg->f32 ? "f" : "");
+  LLVMTypeRef fty = LLVMFunctionType(st, &st, 1, 0);
+  LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+  if (!fn) fn = LLVMAddFunction(cg->mod, name, fty);
+  if (!vec) return LLVMBuildCall2(cg->b, fty, fn, &x, 1, "");
+  LLVMValueRef out = LLVMGetPoison(vt);
+  for (unsigned l = 0; l < LLVMGetVectorSize(vt); l++) {
+    LLVMValueRef lane = LLVMConstInt(cg->i32, l, 0);
+    LLVMValueRef e = LLVMBuildExtractElement(cg->b, x, lane, "");
+    e = LLVMBuildCall2(cg->b, fty, fn, &e, 1, "");
+    out = LLVMBuildInsertElement(cg->b, out, e, lane, "");
+  }
+  return out;
+}
+
+static LLVMValueRef cg_bool(Codegen *cg, LLVMValueRef cond, LLVMTypeRef ty) {
+  return LLVMBuildUIToFP(cg->b, cond, ty, "");
+}
+
+static LLVMValueRef cg_nonzero(Codegen *cg, LLVMValueRef x) {
+  return LLVMBuildFCmp(cg->b, LLVMRealUNE, x, LLVMConstNull(LLVMTypeOf(x)), "");
+}
+
+LLVMValueRef cg_one_like(Codegen *cg, LLVMValueRef x, double v) {
+  LLVMTypeRef ty = LLVMTypeOf(x);
+  if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind) return LLVMConstReal(ty, v);
+  return cg_fconst(cg, LLVMGetElementType(ty), (int)LLVMGetVectorSize(ty), v);
+}
+
+/* x^e for a constant integer e, as the interpreter does it: base = x (or
+ * 1/x for e < 0), then square-and-multiply from the lowest bit. */
+static LLVMValueRef cg_powi(Codegen *cg, LLVMValueRef x, int32_t exponent) {
+  int64_t e = exponent < 0 ? -(int64_t)exponent : exponent;
+  LLVMValueRef base = exponent < 0 ? LLVMBuildFDiv(cg->b, cg_one_like(cg, x, 1.0), x, "") : x;
+  LLVMValueRef r = NULL;
+  for (; e; e >>= 1) {
+    if (e & 1) r = r ? LLVMBuildFMul(cg->b, r, base, "") : base;
+    if (e > 1) base = LLVMBuildFMul(cg->b, base, base, "");
+  }
+  return r ? r : cg_one_like(cg, x, 1.0);
+}
+
+/* (x > 0) - (x < 0), NaN stays NaN (so sign(-0) is +0, as in the interpreter). */
+static LLVMValueRef cg_sign(Codegen *cg, LLVMValueRef x) {
+  LLVMTypeRef ty = LLVMTypeOf(x);
+  LLVMValueRef zero = LLVMConstNull(ty);
+  LLVMValueRef pos = cg_bool(cg, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, zero, ""), ty);
+  LLVMValueRef neg = cg_bool(cg, LLVMBuildFCmp(cg->b, LLVMRealOLT, x, zero, ""), ty);
+  LLVMValueRef nan = LLVMBuildFCmp(cg->b, LLVMRealUNO, x, x, "");
+  return LLVMBuildSelect(cg->b, nan, x, LLVMBuildFSub(cg->b, pos, neg, ""), "");
+}
+
+static LLVMValueRef cg_compare(Codegen *cg, IrOp op, LLVMValueRef a, LLVMValueRef b) {
+  LLVMRealPredicate p = op == IR_LT ? LLVMRealOLT : op == IR_LE ? LLVMRealOLE
+                      : op == IR_GT ? LLVMRealOGT : op == IR_GE ? LLVMRealOGE
+                      : op == IR_EQ ? LLVMRealOEQ : LLVMRealUNE;
+  return cg_bool(cg, LLVMBuildFCmp(cg->b, p, a, b, ""), LLVMTypeOf(a));
+}
+
+static LLVMValueRef cg_logic(Codegen *cg, IrOp op, LLVMValueRef a, LLVMValueRef b) {
+  LLVMTypeRef ty = LLVMTypeOf(a);
+  if (op == IR_NOT)
+    return cg_bool(cg, LLVMBuildFCmp(cg->b, LLVMRealOEQ, a, LLVMConstNull(ty), ""), ty);
+  LLVMValueRef x = cg_nonzero(cg, a), y = cg_nonzero(cg, b);
+  LLVMValueRef r = op == IR_AND ? LLVMBuildAnd(cg->b, x, y, "") : LLVMBuildOr(cg->b, x, y, "");
+  return cg_bool(cg, r, ty);
+}
+
+/* Arithmetic shared by scalar and sweep stages; v: argument values. */
+static LLVMValueRef cg_arith(Codegen *cg, const IrInst *in, LLVMValueRef *v) {
+  LLVMBuilderRef b = cg->b;
+  switch (in->op) {
+  case IR_NEG: return LLVMBuildFNeg(b, v[0], "");
+  case IR_ADD: return LLVMBuildFAdd(b, v[0], v[1], "");
+  case IR_SUB: return LLVMBuildFSub(b, v[0], v[1], "");
+  case IR_MUL: return LLVMBuildFMul(b, v[0], v[1], "");
+  case IR_DIV: return LLVMBuildFDiv(b, v[0], v[1], "");
+  case IR_MOD: return LLVMBuildFRem(b, v[0], v[1], ""); /* fmod */
+  case IR_FMA: return cg_call_intrinsic(cg, "llvm.fma", LLVMTypeOf(v[0]), v, 3);
+  case IR_POW: return cg_pow(cg, v[0], v[1]);
+  case IR_POWI: return cg_powi(cg, v[0], in->index);
+  case IR_SQRT: return cg_unary_intrinsic(cg, "llvm.sqrt", v[0]);
+  case IR_RSQRT:
+    return LLVMBuildFDiv(b, cg_one_like(cg, v[0], 1.0), cg_unary_intrinsic(cg, "llvm.sqrt", v[0]), "");
+  case IR_EXP: return cg_exp(cg, v[0]);
+  case IR_LOG: return cg_log(cg, v[0]);
+  case IR_LOG1P: return cg_log1p(cg, v[0]);
+  case IR_TANH: return cg_tanh(cg, v[0]);
+  case IR_SIGMOID: {
+    LLVMValueRef e = cg_exp(cg, LLVMBuildFNeg(b, v[0], ""));
+    LLVMValueRef one = cg_one_like(cg, v[0], 1.0);
+    return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
+  }
+  case IR_ABS: return cg_unary_intrinsic(cg, "llvm.fabs", v[0]);
+  case IR_SIGN: return cg_sign(cg, v[0]);
+  case IR_MIN: return cg_binary_intrinsic(cg, "llvm.minimum", v[0], v[1]);
+  case IR_MAX: return cg_binary_intrinsic(cg, "llvm.maximum", v[0], v[1]);
+  case IR_LT: case IR_LE: case IR_GT: case IR_GE: case IR_EQ: case IR_NE:
+    return cg_compare(cg, in->op, v[0], v[1]);
+  case IR_AND: case IR_OR: case IR_NOT: return cg_logic(cg, in->op, v[0], v[1]);
+  case IR_SELECT: return LLVMBuildSelect(b, cg_nonzero(cg, v[0]), v[1], v[2], "");
+  default: unreachable_msg("cg_arith: %s is not arithmetic", CG_OPNAME[in->op]);
+  }
+}
+
+/* Field of a ctx struct at a byte offset. */
+static LLVMValueRef cg_field(Codegen *cg, LLVMValueRef base, size_t off, LLVMTypeRef ty) {
+  LLVMValueRef idx = LLVMConstInt(cg->i64, off, 0);
+  LLVMValueRef at = LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), base, &idx, 1, "");
+  return LLVMBuildLoad2(cg->b, ty, at, "");
+}
+
+static LLVMValueRef cg_elem(Codegen *cg, LLVMTypeRef ty, LLVMValueRef base, LLVMValueRef i) {
+  return LLVMBuildGEP2(cg->b, ty, base, &i, 1, "");
+}
+
+static LLVMValueRef cg_const_index(Codegen *cg, int i) {
+  return LLVMConstInt(cg->i64, (unsigned long long)i, 0);
+}
+
+/* f32 -> bf16 bits, round to nearest even, NaN kept quiet (optk_f32_to_bf16). */
+static LLVMValueRef cg_to_bf16(Codegen *cg, LLVMValueRef f, int w) {
+  LLVMBuilderRef b = cg->b;
+  LLVMTypeRef it = cg_vty(cg->i32, w);
+#define K32(v) cg_splat(cg, LLVMConstInt(cg->i32, (v), 0), w)
+  LLVMValueRef u = LLVMBuildBitCast(b, f, it, "");
+  LLVMValueRef hi = LLVMBuildLShr(b, u, K32(16), "");
+  LLVMValueRef isnan = LLVMBuildICmp(b, LLVMIntUGT, LLVMBuildAnd(b, u, K32(0x7fffffffu), ""),
+                                     K32(0x7f800000u), "");
+  LLVMValueRef quiet = LLVMBuildOr(b, hi, K32(0x40), "");
+  LLVMValueRef rnd = LLVMBuildAdd(b, K32(0x7fff), LLVMBuildAnd(b, hi, K32(1), ""), "");
+  LLVMValueRef r = LLVMBuildLShr(b, LLVMBuildAdd(b, u, rnd, ""), K32(16), "");
+#undef K32
+  return LLVMBuildTrunc(b, LLVMBuildSelect(b, isnan, quiet, r, ""), cg_vty(cg->i16, w), "");
+}
+
+static LLVMValueRef cg_from_bf16(Codegen *cg, LLVMValueRef h, int w) {
+  LLVMValueRef u = LLVMBuildZExt(cg->b, h, cg_vty(cg->i32, w), "");
+  u = LLVMBuildShl(cg->b, u, cg_splat(cg, LLVMConstInt(cg->i32, 16, 0), w), "");
+  return LLVMBuildBitCast(cg->b, u, cg_vty(cg->f32, w), "");
+}
+
+/* A double rounded to a scalar state's dtype and back. */
+static LLVMValueRef cg_round_double(Codegen *cg, LLVMValueRef x, OptkDType dt) {
+  if (dt == OPTK_F64) return x;
+  LLVMValueRef f = LLVMBuildFPTrunc(cg->b, x, cg->f32, "");
+  if (dt == OPTK_BF16) f = cg_from_bf16(cg, cg_to_bf16(cg, f, 1), 1);
+  return LLVMBuildFPExt(cg->b, f, cg->f64, "");
+}
+
+static LLVMValueRef cg_convert(Codegen *cg, LLVMValueRef x, LLVMTypeRef to) {
+  LLVMTypeRef from = LLVMTypeOf(x);
+  if (from == to) return x;
+  unsigned fb = LLVMGetTypeKind(from) == LLVMVectorTypeKind
+                    ? LLVMGetTypeKind(LLVMGetElementType(from)) : LLVMGetTypeKind(from);
+  return fb == LLVMFloatTypeKind ? LLVMBuildFPExt(cg->b, x, to, "")
+                                 : LLVMBuildFPTrunc(cg->b, x, to, "");
+}
+
+static LLVMValueRef cg_add_function(Codegen *cg, const char *fmt, int k, LLVMTypeRef fty) {
+  char name[48];
+  snprintf(name, sizeof name, fmt, k);
+  LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+  LLVMSetVisibility(fn, LLVMHiddenVisibility);
+  unsigned kind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                          LLVMCreateEnumAttribute(cg->ctx, kind, 0));
+  LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+  return fn;
+}
+
+/* ---- SCALAR stages --------------------------------------------------------- */
+
+static LLVMValueRef cg_scalar_array(Codegen *cg, LLVMValueRef ctx, size_t off, int i) {
+  LLVMValueRef base = cg_field(cg, ctx, off, cg->ptr);
+  return cg_elem(cg, cg->f64, base, cg_const_index(cg, i));
+}
+
+static LLVMValueRef cg_scalar_leaf(Codegen *cg, LLVMValueRef ctx, const IrInst *in) {
+  LLVMTypeRef d = cg->f64;
+  switch (in->op) {
+  case IR_CONST: return LLVMConstReal(d, in->imm);
+  case IR_STEP: return cg_field(cg, ctx, offsetof(OptkScalarCtx, t), d);
+  case IR_LOSS: return cg_field(cg, ctx, offsetof(OptkScalarCtx, f), d);
+  case IR_NUMEL: return cg_field(cg, ctx, offsetof(OptkScalarCtx, n), d);
+  case IR_ROWS: return cg_field(cg, ctx, offsetof(OptkScalarCtx, rows), d);
+  case IR_COLS: return cg_field(cg, ctx, offsetof(OptkScalarCtx, cols), d);
+  case IR_HYPER:
+    return LLVMBuildLoad2(cg->b, d, cg_scalar_array(cg, ctx, offsetof(OptkScalarCtx, hyper), in->index), "");
+  case IR_RED:
+    return LLVMBuildLoad2(cg->b, d, cg_scalar_array(cg, ctx, offsetof(OptkScalarCtx, red), in->index), "");
+  case IR_SLOT:
+    return LLVMBuildLoad2(cg->b, d, cg_scalar_array(cg, ctx, offsetof(OptkScalarCtx, slot), in->index), "");
+  case IR_SSTATE:
+    return LLVMBuildLoad2(cg->b, d, cg_scalar_array(cg, ctx, offsetof(OptkScalarCtx, sstate), in->index), "");
+  default: return NULL;
+  }
+}
+
+/* Scalar states are read as they were at stage entry: their stores are
+ * collected and done at the end. */
+static void cg_scalar_stage(Codegen *cg, const IrStage *st) {
+  LLVMTypeRef params[1] = {cg->ptr};
+  LLVMValueRef fn = cg_add_function(cg, "optk_scalar_%d", st->op.fn,
+                                    LLVMFunctionType(cg->voidt, params, 1, 0));
+  cg->scalar_fns[st->op.fn] = fn;
+  LLVMValueRef ctx = LLVMGetParam(fn, 0);
+  LLVMValueRef *val = xcalloc((size_t)st->ninsts + 1, sizeof *val);
+  for (int k = 0; k < st->ninsts; k++) {
+    const IrInst *in = &st->insts[k];
+    LLVMValueRef a[3] = {NULL, NULL, NULL};
+    for (int j = 0; j < CG_NARGS[in->op]; j++) a[j] = val[in->args[j]];
+    if (in->op == IR_SLOT_SET)
+      LLVMBuildStore(cg->b, a[0], cg_scalar_array(cg, ctx, offsetof(OptkScalarCtx, slot), in->index));
+    else if (in->op == IR_SSTATE_SET)
+      val[k] = cg_round_double(cg, a[0], cg->prog->sstates[in->index].dtype);
+    else if (!(val[k] = cg_scalar_leaf(cg, ctx, in)))
+      val[k] = cg_arith(cg, in, a);
+  }
+  for (int k = 0; k < st->ninsts; k++)
+    if (st->insts[k].op == IR_SSTATE_SET)
+      LLVMBuildStore(cg->b, val[k], cg_scalar_array(cg, ctx, offsetof(OptkScalarCtx, sstate),
+                                                    st->insts[k].index));
+  LLVMBuildRetVoid(cg->b);
+  free(val);
+}
+
+/* ---- SWEEP stages ------------------------------------------------------------ */
+
+typedef struct Sweep {
+  Codegen *cg;
+  const IrStage *st;
+  LLVMValueRef fn, ctx, end;
+  LLVMTypeRef ct;      /* compute type (scalar) */
+  int w;               /* lanes of the vector loop */
+  LLVMValueRef *base;  /* [nbufs] base pointers */
+  LLVMValueRef *slot;  /* [nslot] slots in the compute type, or NULL */
+  LLVMValueRef n, rows, cols, step, partial, blk;
+  LLVMValueRef *key;   /* [ninsts] RNG keys of RNG instructions */
+  LLVMValueRef *acc;   /* [ninsts] accumulator allocas of REDUCE instructions */
+  LLVMValueRef *scope, *noalias; /* [nbufs] metadata */
+  bool has_red;
+} Sweep;
+
+static LLVMTypeRef sw_storage_type(Sweep *s, int buf) {
+  switch (s->cg->prog->bufs[buf].dtype) {
+  case OPTK_F64: return s->cg->f64;
+  case OPTK_BF16: return s->cg->i16;
+  default: return s->cg->f32;
+  }
+}
+
+static void sw_tag(Sweep *s, LLVMValueRef mem, int buf) {
+  LLVMSetAlignment(mem, 1);
+  LLVMSetMetadata(mem, s->cg->md_scope, s->scope[buf]);
+  if (s->noalias[buf]) LLVMSetMetadata(mem, s->cg->md_noalias, s->noalias[buf]);
+}
+
+static LLVMValueRef sw_to_compute(Sweep *s, LLVMValueRef raw, int buf, int w) {
+  if (s->cg->prog->bufs[buf].dtype == OPTK_BF16) raw = cg_from_bf16(s->cg, raw, w);
+  return cg_convert(s->cg, raw, cg_vty(s->ct, w));
+}
+
+/* One element (w == 1) at position pos. */
+static LLVMValueRef sw_load_one(Sweep *s, int buf, LLVMValueRef pos) {
+  LLVMTypeRef sty = sw_storage_type(s, buf);
+  LLVMValueRef mem = LLVMBuildLoad2(s->cg->b, sty, cg_elem(s->cg, sty, s->base[buf], pos), "");
+  sw_tag(s, mem, buf);
+  return mem;
+}
+
+static LLVMValueRef sw_position(Sweep *s, CgPos pos, LLVMValueRef idx, int w) {
+  LLVMBuilderRef b = s->cg->b;
+  switch (pos) {
+  case POS_ROW: return LLVMBuildSDiv(b, idx, cg_splat(s->cg, s->cols, w), "");
+  case POS_COL: return LLVMBuildSRem(b, idx, cg_splat(s->cg, s->cols, w), "");
+  case POS_ONE: return cg_iconst(s->cg, w, 0);
+  default: return idx;
+  }
+}
+
+static LLVMValueRef sw_load(Sweep *s, int buf, int w, LLVMValueRef i, LLVMValueRef idxv) {
+  Codegen *cg = s->cg;
+  CgPos pos = cg_buffer_pos(&cg->prog->bufs[buf]);
+  LLVMTypeRef sty = sw_storage_type(s, buf);
+  LLVMValueRef raw;
+  if (w == 1 || pos == POS_ONE) {
+    raw = cg_splat(cg, sw_load_one(s, buf, sw_position(s, pos, i, 1)), w);
+  } else if (pos == POS_FULL) {
+    raw = LLVMBuildLoad2(cg->b, LLVMVectorType(sty, w), cg_elem(cg, sty, s->base[buf], i), "");
+    sw_tag(s, raw, buf);
+  } else { /* row or column broadcast: one load per lane */
+    LLVMValueRef at = sw_position(s, pos, idxv, w);
+    raw = LLVMGetPoison(LLVMVectorType(sty, w));
+    for (int l = 0; l < w; l++) {
+      LLVMValueRef lane = LLVMConstInt(cg->i32, (unsigned)l, 0);
+      LLVMValueRef e = sw_load_one(s, buf, LLVMBuildExtractElement(cg->b, at, lane, ""));
+      raw = LLVMBuildInsertElement(cg->b, raw, e, lane, "");
+    }
+  }
+  return sw_to_compute(s, raw, buf, w);
+}
+
+static void sw_store(Sweep *s, int buf, int w, LLVMValueRef i, LLVMValueRef v) {
+  Codegen *cg = s->cg;
+  OptkDType dt = cg->prog->bufs[buf].dtype;
+  if (dt == OPTK_BF16) v = cg_to_bf16(cg, cg_convert(cg, v, cg_vty(cg->f32, w)), w);
+  else v = cg_convert(cg, v, cg_vty(dt == OPTK_F64 ? cg->f64 : cg->f32, w));
+  LLVMValueRef mem =
+      LLVMBuildStore(cg->b, v, cg_elem(cg, sw_storage_type(s, buf), s->base[buf], i));
+  sw_tag(s, mem, buf);
+}
+
+/* splitmix64's finaliser on i64 or <w x i64> (optk_mix64). */
+static LLVMValueRef cg_mix64(Codegen *cg, LLVMValueRef x, int w) {
+  LLVMBuilderRef b = cg->b;
+  x = LLVMBuildXor(b, x, LLVMBuildLShr(b, x, cg_iconst(cg, w, 30), ""), "");
+  x = LLVMBuildMul(b, x, cg_iconst(cg, w, 0xbf58476d1ce4e5b9ull), "");
+  x = LLVMBuildXor(b, x, LLVMBuildLShr(b, x, cg_iconst(cg, w, 27), ""), "");
+  x = LLVMBuildMul(b, x, cg_iconst(cg, w, 0x94d049bb133111ebull), "");
+  return LLVMBuildXor(b, x, LLVMBuildLShr(b, x, cg_iconst(cg, w, 31), ""), "");
+}
+
+/* optk_rng_key(seed, step, tensor_id, site), once per call site at entry. */
+static LLVMValueRef sw_rng_key(Sweep *s, int site) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  LLVMValueRef seed = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, seed), cg->i64);
+  LLVMValueRef tensor = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, tensor_id), cg->i64);
+  LLVMValueRef k = cg_mix64(cg, LLVMBuildXor(b, seed, cg_iconst(cg, 1, 0x9e3779b97f4a7c15ull), ""), 1);
+  LLVMValueRef x = LLVMBuildMul(b, s->step, cg_iconst(cg, 1, 0xd1b54a32d192ed03ull), "");
+  k = cg_mix64(cg, LLVMBuildXor(b, k, x, ""), 1);
+  x = LLVMBuildMul(b, tensor, cg_iconst(cg, 1, 0xaef17502108ef2d9ull), "");
+  k = cg_mix64(cg, LLVMBuildXor(b, k, x, ""), 1);
+  x = cg_iconst(cg, 1, (uint64_t)(uint32_t)site * 0x9e3779b97f4a7c15ull);
+  return cg_mix64(cg, LLVMBuildXor(b, k, x, ""), 1);
+}
+
+static LLVMValueRef cg_u24_to_double(Codegen *cg, LLVMValueRef bits, int w) {
+  LLVMValueRef d = LLVMBuildUIToFP(cg->b, bits, cg_vty(cg->f64, w), "");
+  return d;
+}
+
+/* sqrt(-2 log u1) * cos(2 pi u2) in double (optk_normal_uniforms). */
+static LLVMValueRef cg_normal(Codegen *cg, LLVMValueRef x, int w) {
+  LLVMBuilderRef b = cg->b;
+  LLVMValueRef scale = cg_fconst(cg, cg->f64, w, 1.0 / 16777216.0);
+  LLVMValueRef hi = cg_u24_to_double(cg, LLVMBuildLShr(b, x, cg_iconst(cg, w, 40), ""), w);
+  LLVMValueRef u1 = LLVMBuildFMul(b, LLVMBuildFAdd(b, hi, cg_fconst(cg, cg->f64, w, 1.0), ""), scale, "");
+  LLVMValueRef mid = LLVMBuildAnd(b, LLVMBuildLShr(b, x, cg_iconst(cg, w, 16), ""),
+                                  cg_iconst(cg, w, 0xffffffu), "");
+  LLVMValueRef u2 = LLVMBuildFMul(b, cg_u24_to_double(cg, mid, w), scale, "");
+  LLVMValueRef l = cg_unary_intrinsic(cg, "llvm.log", u1);
+  LLVMValueRef r = cg_unary_intrinsic(cg, "llvm.sqrt",
+                                      LLVMBuildFMul(b, cg_fconst(cg, cg->f64, w, -2.0), l, ""));
+  LLVMValueRef a = LLVMBuildFMul(b, cg_fconst(cg, cg->f64, w, 6.283185307179586), u2, "");
+  return LLVMBuildFMul(b, r, cg_unary_intrinsic(cg, "llvm.cos", a), "");
+}
+
+static LLVMValueRef sw_rng(Sweep *s, const IrInst *in, LLVMValueRef key, int w, LLVMValueRef idxv) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  LLVMValueRef ctr = LLVMBuildMul(b, idxv, cg_iconst(cg, w, 0x9e3779b97f4a7c15ull), "");
+  LLVMValueRef x = cg_mix64(cg, LLVMBuildAdd(b, cg_splat(cg, key, w), ctr, ""), w);
+  LLVMValueRef d;
+  if (in->aux == IR_RNG_UNIFORM) {
+    d = cg_u24_to_double(cg, LLVMBuildLShr(b, x, cg_iconst(cg, w, 40), ""), w);
+    d = LLVMBuildFMul(b, d, cg_fconst(cg, cg->f64, w, 1.0 / 16777216.0), "");
+  } else if (in->aux == IR_RNG_RADEMACHER) {
+    LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, x, cg_iconst(cg, w, 0), "");
+    d = LLVMBuildSelect(b, neg, cg_fconst(cg, cg->f64, w, -1.0), cg_fconst(cg, cg->f64, w, 1.0), "");
+  } else {
+    d = cg_normal(cg, x, w);
+  }
+  return cg_convert(cg, d, cg_vty(s->ct, w));
+}
+
+/* Adds (or maxes) w values, as doubles, into the 8 accumulators: a vector
+ * step starts at a multiple of 8 from the block start, so lane l of each
+ * group of 8 feeds accumulator l; a scalar step feeds accumulator `lane`. */
+static void sw_reduce(Sweep *s, int k, int w, LLVMValueRef v, LLVMValueRef lane) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  bool is_max = s->st->insts[k].aux == OPTK_RED_MAX;
+  const char *maxfn = "llvm.maximum";
+  LLVMTypeRef at = LLVMVectorType(cg->f64, OPTK_LANES);
+  LLVMValueRef acc = LLVMBuildLoad2(b, at, s->acc[k], "");
+  LLVMValueRef vd = cg_convert(cg, v, cg_vty(cg->f64, w));
+  if (w == 1) {
+    LLVMValueRef a = LLVMBuildExtractElement(b, acc, lane, "");
+    a = is_max ? cg_binary_intrinsic(cg, maxfn, a, vd) : LLVMBuildFAdd(b, a, vd, "");
+    acc = LLVMBuildInsertElement(b, acc, a, lane, "");
+  }
+  for (int h = 0; w > 1 && h < w / OPTK_LANES; h++) {
+    LLVMValueRef part = vd;
+    if (w != OPTK_LANES) {
+      LLVMValueRef mask[OPTK_LANES];
+      for (int l = 0; l < OPTK_LANES; l++)
+        mask[l] = LLVMConstInt(cg->i32, (unsigned)(h * OPTK_LANES + l), 0);
+      part = LLVMBuildShuffleVector(b, vd, LLVMGetPoison(LLVMTypeOf(vd)),
+                                    LLVMConstVector(mask, OPTK_LANES), "");
+    }
+    acc = is_max ? cg_binary_intrinsic(cg, maxfn, acc, part) : LLVMBuildFAdd(b, acc, part, "");
+  }
+  LLVMBuildStore(b, acc, s->acc[k]);
+}
+
+static LLVMValueRef sw_leaf(Sweep *s, const IrInst *in, int k, int w, LLVMValueRef idxv) {
+  Codegen *cg = s->cg;
+  LLVMTypeRef vt = cg_vty(s->ct, w);
+  switch (in->op) {
+  case IR_CONST: return cg_fconst(cg, s->ct, w, in->imm);
+  case IR_NUMEL: return LLVMBuildSIToFP(cg->b, cg_splat(cg, s->n, w), vt, "");
+  case IR_ROWS: return LLVMBuildSIToFP(cg->b, cg_splat(cg, s->rows, w), vt, "");
+  case IR_COLS: return LLVMBuildSIToFP(cg->b, cg_splat(cg, s->cols, w), vt, "");
+  case IR_STEP: return LLVMBuildUIToFP(cg->b, cg_splat(cg, s->step, w), vt, "");
+  case IR_SLOT: return cg_splat(cg, s->slot[in->index], w);
+  case IR_RNG: return sw_rng(s, in, s->key[k], w, idxv);
+  case IR_ROW_INDEX:
+    return LLVMBuildSIToFP(cg->b, sw_position(s, POS_ROW, idxv, w), vt, "");
+  case IR_COL_INDEX:
+    return LLVMBuildSIToFP(cg->b, sw_position(s, POS_COL, idxv, w), vt, "");
+  default: return NULL;
+  }
+}
+
+/* The stage's instructions for elements [i, i + w). */
+static void sw_body(Sweep *s, int w, LLVMValueRef i, LLVMValueRef lane) {
+  Codegen *cg = s->cg;
+  const IrStage *st = s->st;
+  LLVMValueRef idxv = cg_splat(cg, i, w);
+  if (w > 1) {
+    LLVMValueRef steps[16];
+    for (int l = 0; l < w; l++) steps[l] = LLVMConstInt(cg->i64, (unsigned)l, 0);
+    idxv = LLVMBuildAdd(cg->b, idxv, LLVMConstVector(steps, (unsigned)w), "");
+  }
+  LLVMValueRef *val = xcalloc((size_t)st->ninsts + 1, sizeof *val);
+  for (int k = 0; k < st->ninsts; k++) {
+    const IrInst *in = &st->insts[k];
+    LLVMValueRef a[3] = {NULL, NULL, NULL};
+    for (int j = 0; j < CG_NARGS[in->op]; j++) a[j] = val[in->args[j]];
+    if (in->op == IR_LOAD) val[k] = sw_load(s, in->index, w, i, idxv);
+    else if (in->op == IR_STORE) sw_store(s, in->index, w, i, a[0]);
+    else if (in->op == IR_REDUCE) sw_reduce(s, k, w, a[0], lane);
+    else if (!(val[k] = sw_leaf(s, in, k, w, idxv))) val[k] = cg_arith(cg, in, a);
+  }
+  free(val);
+}
+
+static void sw_alias_metadata(Sweep *s, int fn) {
+  Codegen *cg = s->cg;
+  int nb = cg->prog->nbufs;
+  char name[64];
+  snprintf(name, sizeof name, "optk_sweep_%d", fn);
+  LLVMMetadataRef dom_name = LLVMMDStringInContext2(cg->ctx, name, strlen(name));
+  LLVMMetadataRef domain = LLVMMDNodeInContext2(cg->ctx, &dom_name, 1);
+  LLVMMetadataRef *scopes = xcalloc((size_t)nb + 1, sizeof *scopes);
+  for (int i = 0; i < nb; i++) {
+    snprintf(name, sizeof name, "optk_sweep_%d.buf%d", fn, i);
+    LLVMMetadataRef ops[2] = {LLVMMDStringInContext2(cg->ctx, name, strlen(name)), domain};
+    scopes[i] = LLVMMDNodeInContext2(cg->ctx, ops, 2);
+    s->scope[i] = LLVMMetadataAsValue(cg->ctx, LLVMMDNodeInContext2(cg->ctx, &scopes[i], 1));
+  }
+  LLVMMetadataRef *others = xcalloc((size_t)nb + 1, sizeof *others);
+  for (int i = 0; i < nb && nb > 1; i++) {
+    int m = 0;
+    for (int j = 0; j < nb; j++)
+      if (j != i) others[m++] = scopes[j];
+    s->noalias[i] = LLVMMetadataAsValue(cg->ctx, LLVMMDNodeInContext2(cg->ctx, others, (size_t)m));
+  }
+  free(others);
+  free(scopes);
+}
+
+/* Loads everything loop-invariant: sizes, base pointers, slots, RNG keys. */
+static void sw_entry(Sweep *s) {
+  Codegen *cg = s->cg;
+  s->n = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, n), cg->i64);
+  s->rows = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, rows), cg->i64);
+  s->cols = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, cols), cg->i64);
+  s->step = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, step), cg->i64);
+  s->partial = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, partial), cg->ptr);
+  LLVMValueRef bufs = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, buf), cg->ptr);
+  LLVMValueRef slots = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, slot), cg->ptr);
+  for (int k = 0; k < s->st->ninsts; k++) {
+    const IrInst *in = &s->st->insts[k];
+    if ((in->op == IR_LOAD || in->op == IR_STORE) && !s->base[in->index])
+      s->base[in->index] = LLVMBuildLoad2(cg->b, cg->ptr,
+                                          cg_elem(cg, cg->ptr, bufs, cg_const_index(cg, in->index)), "");
+    if (in->op == IR_SLOT && !s->slot[in->index]) {
+      LLVMValueRef d = LLVMBuildLoad2(cg->b, cg->f64,
+                                      cg_elem(cg, cg->f64, slots, cg_const_index(cg, in->index)), "");
+      s->slot[in->index] = cg_convert(cg, d, s->ct);
+    }
+    if (in->op == IR_RNG) s->key[k] = sw_rng_key(s, in->index);
+    if (in->op == IR_REDUCE) {
+      s->acc[k] = LLVMBuildAlloca(cg->b, LLVMVectorType(cg->f64, OPTK_LANES), "acc");
+      s->has_red = true;
+    }
+  }
+}
+
+static void sw_init_acc(Sweep *s) {
+  for (int k = 0; k < s->st->ninsts; k++) {
+    if (!s->acc[k]) continue;
+    double v = s->st->insts[k].aux == OPTK_RED_MAX ? -__builtin_inf() : 0.0;
+    LLVMBuildStore(s->cg->b, cg_fconst(s->cg, s->cg->f64, OPTK_LANES, v), s->acc[k]);
+  }
+}
+
+/* ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) into partial[blk * nred + r]. */
+static void sw_flush_acc(Sweep *s) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  LLVMValueRef blockno = LLVMBuildLShr(b, s->blk, LLVMConstInt(cg->i64, 12, 0), "");
+  _Static_assert(OPTK_BLOCK == 1 << 12, "block index is blk >> 12");
+  for (int k = 0; k < s->st->ninsts; k++) {
+    if (!s->acc[k]) continue;
+    bool is_max = s->st->insts[k].aux == OPTK_RED_MAX;
+    LLVMValueRef acc = LLVMBuildLoad2(b, LLVMVectorType(cg->f64, OPTK_LANES), s->acc[k], "");
+    LLVMValueRef t[OPTK_LANES];
+    for (int l = 0; l < OPTK_LANES; l++)
+      t[l] = LLVMBuildExtractElement(b, acc, LLVMConstInt(cg->i32, (unsigned)l, 0), "");
+    for (int width = OPTK_LANES; width > 1; width /= 2)
+      for (int l = 0; l < width / 2; l++)
+        t[l] = is_max ? cg_binary_intrinsic(cg, "llvm.maximum", t[2 * l], t[2 * l + 1])
+                      : LLVMBuildFAdd(b, t[2 * l], t[2 * l + 1], "");
+    LLVMValueRef at = LLVMBuildMul(b, blockno, cg_const_index(cg, cg->prog->nred), "");
+    at = LLVMBuildAdd(b, at, cg_const_index(cg, s->st->insts[k].index), "");
+    LLVMBuildStore(b, t[0], cg_elem(cg, cg->f64, s->partial, at));
+  }
+}
+
+static LLVMBasicBlockRef sw_block(Sweep *s, const char *name) {
+  return LLVMAppendBasicBlockInContext(s->cg->ctx, s->fn, name);
+}
+
+/* One loop over [i, bend) with step w, then `after`. */
+static void sw_loop(Sweep *s, LLVMValueRef ivar, LLVMValueRef bend, int w, LLVMBasicBlockRef after) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  LLVMBasicBlockRef head = sw_block(s, w > 1 ? "vhead" : "shead");
+  LLVMBasicBlockRef body = sw_block(s, w > 1 ? "vbody" : "sbody");
+  LLVMBuildBr(b, head);
+  LLVMPositionBuilderAtEnd(b, head);
+  LLVMValueRef i = LLVMBuildLoad2(b, cg->i64, ivar, "i");
+  LLVMValueRef next = LLVMBuildNSWAdd(b, i, cg_const_index(cg, w), ""); /* i < end <= n */
+  LLVMValueRef more = w > 1 ? LLVMBuildICmp(b, LLVMIntSLE, next, bend, "")
+                            : LLVMBuildICmp(b, LLVMIntSLT, i, bend, "");
+  LLVMBuildCondBr(b, more, body, after);
+  LLVMPositionBuilderAtEnd(b, body);
+  LLVMValueRef lane = NULL;
+  if (w == 1)
+    lane = LLVMBuildAnd(b, LLVMBuildSub(b, i, s->blk, ""), cg_const_index(cg, OPTK_LANES - 1), "");
+  sw_body(s, w, i, lane);
+  LLVMBuildStore(b, next, ivar);
+  LLVMBuildBr(b, head);
+}
+
+/* for (blk = begin; blk < end; blk = bend) { bend = min(blk + BLOCK, end)
+ *   (or end without reductions); vector loop; scalar loop; partials } */
+static void sw_loops(Sweep *s, LLVMValueRef begin) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  LLVMValueRef blkvar = LLVMBuildAlloca(b, cg->i64, "blk"), ivar = LLVMBuildAlloca(b, cg->i64, "i");
+  LLVMBuildStore(b, begin, blkvar);
+  LLVMBasicBlockRef bhead = sw_block(s, "bhead"), bbody = sw_block(s, "bbody");
+  LLVMBasicBlockRef mid = sw_block(s, "tail"), bdone = sw_block(s, "bdone"), exit = sw_block(s, "exit");
+  LLVMBuildBr(b, bhead);
+  LLVMPositionBuilderAtEnd(b, bhead);
+  s->blk = LLVMBuildLoad2(b, cg->i64, blkvar, "blk");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, s->blk, s->end, ""), bbody, exit);
+  LLVMPositionBuilderAtEnd(b, bbody);
+  LLVMValueRef bend = s->end;
+  if (s->has_red) {
+    LLVMValueRef lim = LLVMBuildAdd(b, s->blk, cg_const_index(cg, OPTK_BLOCK), "");
+    bend = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, lim, s->end, ""), lim, s->end, "bend");
+  }
+  sw_init_acc(s);
+  LLVMBuildStore(b, s->blk, ivar);
+  sw_loop(s, ivar, bend, s->w, mid);
+  LLVMPositionBuilderAtEnd(b, mid);
+  sw_loop(s, ivar, bend, 1, bdone);
+  LLVMPositionBuilderAtEnd(b, bdone);
+  sw_flush_acc(s);
+  LLVMBuildStore(b, bend, blkvar);
+  LLVMBuildBr(b, bhead);
+  LLVMPositionBuilderAtEnd(b, exit);
+  LLVMBuildRetVoid(b);
+}
+
+static int sw_width(Codegen *cg, OptkDType compute) {
+  int lanes = cg->vector_bits / (compute == OPTK_F64 ? 64 : 32);
+  return lanes < OPTK_LANES ? OPTK_LANES : lanes;
+}
+
+static void cg_sweep_stage(Codegen *cg, const IrStage *st) {
+  LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
+  int nb = cg->prog->nbufs, ni = st->ninsts;
+  Sweep s = {.cg = cg, .st = st, .ct = st->compute == OPTK_F64 ? cg->f64 : cg->f32};
+  s.w = sw_width(cg, st->compute);
+  s.fn = cg_add_function(cg, "optk_sweep_%d", st->op.fn, LLVMFunctionType(cg->voidt, params, 3, 0));
+  cg->sweep_fns[st->op.fn] = s.fn;
+  if (s.w * (st->compute == OPTK_F64 ? 64 : 32) >= 512)
+    LLVMAddAttributeAtIndex(s.fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(cg->ctx, "min-legal-vector-width", 22, "512", 3));
+  s.ctx = LLVMGetParam(s.fn, 0);
+  s.end = LLVMGetParam(s.fn, 2);
+  s.base = xcalloc((size_t)nb + 1, sizeof *s.base);
+  s.scope = xcalloc((size_t)nb + 1, sizeof *s.scope);
+  s.noalias = xcalloc((size_t)nb + 1, sizeof *s.noalias);
+  s.slot = xcalloc((size_t)cg->prog->nslot + 1, sizeof *s.slot);
+  s.key = xcalloc((size_t)ni + 1, sizeof *s.key);
+  s.acc = xcalloc((size_t)ni + 1, sizeof *s.acc);
+  sw_alias_metadata(&s, st->op.fn);
+  sw_entry(&s);
+  sw_loops(&s, LLVMGetParam(s.fn, 1));
+  free(s.base), free(s.scope), free(s.noalias), free(s.slot), free(s.key), free(s.acc);
+}
+
+/* ---- the descriptor ------------------------------------------------------------ */
+
+static LLVMValueRef cg_global_const(Codegen *cg, LLVMValueRef init, const char *name) {
+  LLVMValueRef g = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+  return g;
+}
+
+static LLVMValueRef cg_cstring(Codegen *cg, const char *s) {
+  if (!s) return LLVMConstNull(cg->ptr);
+  return cg_global_const(cg, LLVMConstStringInContext2(cg->ctx, s, strlen(s), 0), ".str");
+}
+
+static LLVMValueRef cg_u32(Codegen *cg, uint32_t v) { return LLVMConstInt(cg->i32, v, 0); }
+static LLVMValueRef cg_u8(Codegen *cg, unsigned v) {
+  return LLVMConstInt(LLVMInt8TypeInContext(cg->ctx), v, 0);
+}
+
+/* A private constant array, or null for an empty one. */
+static LLVMValueRef cg_array(Codegen *cg, LLVMTypeRef elem, LLVMValueRef *items, int n,
+                             const char *name) {
+  if (n == 0) return LLVMConstNull(cg->ptr);
+  return cg_global_const(cg, LLVMConstArray2(elem, items, (uint64_t)n), name);
+}
+
+static LLVMTypeRef cg_struct(Codegen *cg, LLVMTypeRef *fields, int n) {
+  return LLVMStructTypeInContext(cg->ctx, fields, (unsigned)n, 0);
+}
+
+static LLVMValueRef cg_hypers(Codegen *cg, LLVMTypeRef *ty) {
+  LLVMTypeRef f[] = {cg->ptr, cg->f64, cg->f64, cg->f64, cg->i32, cg->i32};
+  *ty = cg_struct(cg, f, 6);
+  const IrProgram *p = cg->prog;
+  LLVMValueRef *items = xcalloc((size_t)p->nhypers + 1, sizeof *items);
+  for (int i = 0; i < p->nhypers; i++) {
+    const IrHyper *h = &p->hypers[i];
+    LLVMValueRef v[] = {cg_cstring(cg, h->name), LLVMConstReal(cg->f64, h->def),
+                        LLVMConstReal(cg->f64, h->lo), LLVMConstReal(cg->f64, h->hi),
+                        cg_u32(cg, h->flags), cg_u32(cg, 0)};
+    items[i] = LLVMConstNamedStruct(*ty, v, 6);
+  }
+  LLVMValueRef g = cg_array(cg, *ty, items, p->nhypers, "optk.hypers");
+  free(items);
+  return g;
+}
+
+static LLVMValueRef cg_buffers(Codegen *cg, LLVMTypeRef *ty) {
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(cg->ctx);
+  LLVMTypeRef f[] = {cg->ptr, i8, i8, i8, i8, cg->i32};
+  *ty = cg_struct(cg, f, 6);
+  const IrProgram *p = cg->prog;
+  LLVMValueRef *items = xcalloc((size_t)p->nbufs + 1, sizeof *items);
+  for (int i = 0; i < p->nbufs; i++) {
+    const IrBuffer *bf = &p->bufs[i];
+    LLVMValueRef v[] = {cg_cstring(cg, bf->name), cg_u8(cg, bf->role), cg_u8(cg, bf->dtype),
+                        cg_u8(cg, bf->dim0), cg_u8(cg, bf->dim1), cg_u32(cg, 0)};
+    items[i] = LLVMConstNamedStruct(*ty, v, 6);
+  }
+  LLVMValueRef g = cg_array(cg, *ty, items, p->nbufs, "optk.bufs");
+  free(items);
+  return g;
+}
+
+static LLVMValueRef cg_sstates(Codegen *cg, LLVMTypeRef *ty, LLVMValueRef *init) {
+  LLVMTypeRef i8 = LLVMInt8TypeInContext(cg->ctx);
+  LLVMTypeRef f[] = {cg->ptr, i8, LLVMArrayType2(i8, 7)};
+  *ty = cg_struct(cg, f, 3);
+  const IrProgram *p = cg->prog;
+  LLVMValueRef *items = xcalloc((size_t)p->nsstates + 1, sizeof *items);
+  LLVMValueRef *inits = xcalloc((size_t)p->nsstates + 1, sizeof *inits);
+  for (int i = 0; i < p->nsstates; i++) {
+    LLVMValueRef v[] = {cg_cstring(cg, p->sstates[i].name), cg_u8(cg, p->sstates[i].dtype),
+                        LLVMConstNull(f[2])};
+    items[i] = LLVMConstNamedStruct(*ty, v, 3);
+    inits[i] = LLVMConstReal(cg->f64, p->sstates[i].init);
+  }
+  LLVMValueRef g = cg_array(cg, *ty, items, p->nsstates, "optk.sstates");
+  *init = cg_array(cg, cg->f64, inits, p->nsstates, "optk.sstate_init");
+  free(items);
+  free(inits);
+  return g;
+}
+
+static LLVMValueRef cg_ops(Codegen *cg, const IrStage *stages, int n, LLVMTypeRef *ty,
+                           const char *name) {
+  LLVMTypeRef i16 = cg->i16;
+  LLVMTypeRef f[] = {i16, i16, i16, i16, cg->i32, cg->i32, cg->i32, cg->i32};
+  *ty = cg_struct(cg, f, 8);
+  LLVMValueRef *items = xcalloc((size_t)n + 1, sizeof *items);
+  for (int i = 0; i < n; i++) {
+    const OptkOp *o = &stages[i].op;
+    LLVMValueRef v[] = {LLVMConstInt(i16, o->kind, 0), LLVMConstInt(i16, o->fn, 0),
+                        LLVMConstInt(i16, o->scope, 0), LLVMConstInt(i16, o->flags, 0),
+                        LLVMConstInt(cg->i32, (uint32_t)o->a, 0), LLVMConstInt(cg->i32, (uint32_t)o->b, 0),
+                        LLVMConstInt(cg->i32, (uint32_t)o->c, 0), LLVMConstInt(cg->i32, (uint32_t)o->d, 0)};
+    items[i] = LLVMConstNamedStruct(*ty, v, 8);
+  }
+  LLVMValueRef g = cg_array(cg, *ty, items, n, name);
+  free(items);
+  return g;
+}
+
+static bool cg_check_layout(Codegen *cg, LLVMTypeRef ty, size_t host_size, const char *what) {
+  unsigned long long sz = LLVMABISizeOfType(cg->td, ty);
+  if (sz == host_size) return true;
+  cg_fail(cg, "target layout of %s (%llu bytes) differs from the host's (%zu bytes)", what,
+          sz, host_size);
+  return false;
+}
+
+static LLVMTypeRef cg_descriptor_type(Codegen *cg) {
+  LLVMTypeRef f[28];
+  int n = 0;
+  for (int i = 0; i < 4; i++) f[n++] = cg->i32;
+  f[n++] = cg->ptr, f[n++] = cg->ptr;
+  for (int i = 0; i < 10; i++) f[n++] = cg->i32;
+  for (int i = 0; i < 8; i++) f[n++] = cg->ptr;
+  for (int i = 0; i < 4; i++) f[n++] = cg->i32;
+  return cg_struct(cg, f, n);
+}
+
+static void cg_descriptor(Codegen *cg, const char *sha) {
+  const IrProgram *p = cg->prog;
+  LLVMTypeRef th, tb, ts, to, dty = cg_descriptor_type(cg);
+  LLVMValueRef sinit, hy = cg_hypers(cg, &th), bu = cg_buffers(cg, &tb);
+  LLVMValueRef ss = cg_sstates(cg, &ts, &sinit);
+  LLVMValueRef ops = cg_ops(cg, p->stages, p->nstages, &to, "optk.ops");
+  LLVMValueRef iops = cg_ops(cg, p->init_stages, p->ninit_stages, &to, "optk.init_ops");
+  if (!cg_check_layout(cg, th, sizeof(OptkHyper), "OptkHyper") ||
+      !cg_check_layout(cg, tb, sizeof(OptkBuffer), "OptkBuffer") ||
+      !cg_check_layout(cg, ts, sizeof(OptkScalarState), "OptkScalarState") ||
+      !cg_check_layout(cg, to, sizeof(OptkOp), "OptkOp") ||
+      !cg_check_layout(cg, dty, sizeof(OptkDescriptor), "OptkDescriptor"))
+    return;
+  LLVMValueRef sf = cg_array(cg, cg->ptr, cg->scalar_fns, cg->nscalar, "optk.scalar_fns");
+  LLVMValueRef wf = cg_array(cg, cg->ptr, cg->sweep_fns, cg->nsweep, "optk.sweep_fns");
+  LLVMValueRef v[] = {
+      cg_u32(cg, OPTK_MAGIC), cg_u32(cg, OPTK_ABI_VERSION), cg_u32(cg, sizeof(OptkDescriptor)),
+      cg_u32(cg, p->needs), cg_cstring(cg, p->name), cg_cstring(cg, sha),
+      cg_u32(cg, (uint32_t)p->nhypers), cg_u32(cg, (uint32_t)p->nbufs),
+      cg_u32(cg, (uint32_t)p->nsstates), cg_u32(cg, (uint32_t)p->nred),
+      cg_u32(cg, (uint32_t)p->nslot), cg_u32(cg, (uint32_t)p->nstages),
+      cg_u32(cg, (uint32_t)p->ninit_stages), cg_u32(cg, (uint32_t)cg->nscalar),
+      cg_u32(cg, (uint32_t)cg->nsweep), cg_u32(cg, 0), hy, bu, ss, sinit, ops, iops, sf, wf,
+      cg_u32(cg, (uint32_t)p->sweeps), cg_u32(cg, (uint32_t)p->bytes_per_element),
+      cg_u32(cg, (uint32_t)p->state_bytes_per_element), cg_u32(cg, (uint32_t)p->scratch_buffers)};
+  LLVMValueRef g = LLVMAddGlobal(cg->mod, dty, OPTK_DESCRIPTOR_SYMBOL);
+  LLVMSetInitializer(g, LLVMConstNamedStruct(dty, v, sizeof v / sizeof v[0]));
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetVisibility(g, LLVMDefaultVisibility);
+}
+
+/* ---- driver ------------------------------------------------------------------- */
+
+static void cg_types(Codegen *cg) {
+  LLVMContextRef c = cg->ctx;
+  cg->i1 = LLVMInt1TypeInContext(c);
+  cg->i16 = LLVMInt16TypeInContext(c);
+  cg->i32 = LLVMInt32TypeInContext(c);
+  cg->i64 = LLVMInt64TypeInContext(c);
+  cg->f32 = LLVMFloatTypeInContext(c);
+  cg->f64 = LLVMDoubleTypeInContext(c);
+  cg->ptr = LLVMPointerTypeInContext(c, 0);
+  cg->voidt = LLVMVoidTypeInContext(c);
+  cg->md_scope = LLVMGetMDKindIDInContext(c, "alias.scope", 11);
+  cg->md_noalias = LLVMGetMDKindIDInContext(c, "noalias", 7);
+}
+
+static void cg_stages(Codegen *cg, const IrStage *stages, int n) {
+  for (int i = 0; i < n; i++) {
+    if (stages[i].op.kind == OPTK_OP_SCALAR) cg_scalar_stage(cg, &stages[i]);
+    else if (stages[i].op.kind == OPTK_OP_SWEEP) cg_sweep_stage(cg, &stages[i]);
+  }
+}
+
+static bool cg_verify_and_optimise(Codegen *cg, LLVMTargetMachineRef tm, int opt_level) {
+  char *msg = NULL;
+  if (LLVMVerifyModule(cg->mod, LLVMReturnStatusAction, &msg)) {
+    cg_fail(cg, "generated LLVM IR does not verify: %s", msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return false;
+  }
+  LLVMDisposeMessage(msg);
+  char pipeline[32];
+  snprintf(pipeline, sizeof pipeline, "default<O%d>", opt_level < 0 ? 0 : opt_level > 3 ? 3 : opt_level);
+  LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+  LLVMErrorRef e = LLVMRunPasses(cg->mod, pipeline, tm, opts);
+  LLVMDisposePassBuilderOptions(opts);
+  if (!e) return true;
+  char *em = LLVMGetErrorMessage(e);
+  cg_fail(cg, "LLVM passes failed: %s", em);
+  LLVMDisposeErrorMessage(em);
+  return false;
+}
+
+static void cg_set_target(Codegen *cg, LLVMTargetMachineRef tm) {
+  char *triple = LLVMGetTargetMachineTriple(tm);
+  LLVMSetTarget(cg->mod, triple);
+  LLVMDisposeMessage(triple);
+  cg->td = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(cg->mod, cg->td);
+  cg->vector_bits = cg_vector_bits(tm);
+}
+
+LLVMModuleRef cg_build_module(const IrProgram *prog, LLVMContextRef ctx,
+                              LLVMTargetMachineRef tm, int opt_level, char **err) {
+  Codegen cg = {.ctx = ctx, .prog = prog};
+  const char *name = prog->name ? prog->name : "optimizer";
+  cg.mod = LLVMModuleCreateWithNameInContext(name, ctx);
+  cg.b = LLVMCreateBuilderInContext(ctx);
+  cg_types(&cg);
+  cg_set_target(&cg, tm);
+  if (cg_check_program(&cg)) {
+    cg.scalar_fns = xcalloc((size_t)cg.nscalar + 1, sizeof *cg.scalar_fns);
+    cg.sweep_fns = xcalloc((size_t)cg.nsweep + 1, sizeof *cg.sweep_fns);
+    cg_stages(&cg, prog->stages, prog->nstages);
+    cg_stages(&cg, prog->init_stages, prog->ninit_stages);
+    cg_descriptor(&cg, prog->source_sha256);
+    if (!cg.err.len) cg_verify_and_optimise(&cg, tm, opt_level);
+  }
+  free(cg.scalar_fns);
+  free(cg.sweep_fns);
+  LLVMDisposeBuilder(cg.b);
+  LLVMDisposeTargetData(cg.td);
+  if (!cg.err.len) return cg.mod;
+  LLVMDisposeModule(cg.mod);
+  *err = str_take(&cg.err);
+  return NULL;
+}

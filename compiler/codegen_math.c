@@ -1,0 +1,210 @@
+/* codegen_math.c: f32 transcendentals for generated sweeps.
+ *
+ * exp, log, pow, tanh and log1p of f32 values are computed in double with
+ * polynomials (relative error below 3e-13, pow 1e-11, for every f32
+ * argument), then rounded once to f32: the correctly rounded result except
+ * when the exact value lies within that bound of a rounding tie
+ * (docs/abi.md).  They vectorise, where libm's expf/logf/powf would be one
+ * call per lane.  f64 values keep libm for bit-exactness with the
+ * interpreter.  No fast-math flags: every step rounds as written.
+ */
+#include <string.h>
+
+#include "codegen_internal.h"
+
+static LLVMValueRef cg_d(Codegen *cg, LLVMValueRef like, double v) {
+  return cg_one_like(cg, like, v);
+}
+
+static LLVMValueRef cg_i64like(Codegen *cg, LLVMValueRef like, uint64_t v) {
+  LLVMTypeRef ty = LLVMTypeOf(like);
+  int w = LLVMGetTypeKind(ty) == LLVMVectorTypeKind ? (int)LLVMGetVectorSize(ty) : 1;
+  return cg_iconst(cg, w, v);
+}
+
+static LLVMTypeRef cg_i64_type_like(Codegen *cg, LLVMValueRef like) {
+  LLVMTypeRef ty = LLVMTypeOf(like);
+  return LLVMGetTypeKind(ty) == LLVMVectorTypeKind ? LLVMVectorType(cg->i64, LLVMGetVectorSize(ty))
+                                                    : cg->i64;
+}
+
+/* c[0] + x * (c[1] + x * (... + x * c[n-1])) */
+static LLVMValueRef cg_horner(Codegen *cg, LLVMValueRef x, const double *c, int n) {
+  LLVMValueRef r = cg_d(cg, x, c[n - 1]);
+  for (int i = n - 2; i >= 0; i--)
+    r = LLVMBuildFAdd(cg->b, cg_d(cg, x, c[i]), LLVMBuildFMul(cg->b, x, r, ""), "");
+  return r;
+}
+
+/* e^x in double for x in the range that matters to f32 results: x is
+ * clamped to [-110, 100] (beyond, the f32 result is 0 or inf anyway),
+ * n = rint(x / ln 2), r = x - n ln 2 (Cody-Waite, two parts), Taylor to
+ * degree 10 on |r| <= 0.347 (truncation < 3e-13), times 2^n by exponent
+ * arithmetic.  NaN stays NaN. */
+static LLVMValueRef cg_exp_f64(Codegen *cg, LLVMValueRef x) {
+  LLVMBuilderRef b = cg->b;
+  static const double taylor[11] = {1, 1, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720,
+                                    1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800};
+  LLVMValueRef xc = cg_binary_intrinsic(cg, "llvm.minnum", x, cg_d(cg, x, 100.0));
+  xc = cg_binary_intrinsic(cg, "llvm.maxnum", xc, cg_d(cg, x, -110.0));
+  LLVMValueRef n = cg_unary_intrinsic(cg, "llvm.rint",
+                                      LLVMBuildFMul(b, xc, cg_d(cg, x, 1.4426950408889634), ""));
+  LLVMValueRef r = LLVMBuildFSub(b, xc, LLVMBuildFMul(b, n, cg_d(cg, x, 0.6931471803691238), ""), "");
+  r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, n, cg_d(cg, x, 1.9082149292705877e-10), ""), "");
+  LLVMValueRef poly = cg_horner(cg, r, taylor, 11);
+  LLVMValueRef ni = LLVMBuildFPToSI(b, n, cg_i64_type_like(cg, x), "");
+  LLVMValueRef bits = LLVMBuildShl(b, LLVMBuildAdd(b, ni, cg_i64like(cg, x, 1023), ""),
+                                   cg_i64like(cg, x, 52), "");
+  LLVMValueRef scale = LLVMBuildBitCast(b, bits, LLVMTypeOf(x), "");
+  LLVMValueRef res = LLVMBuildFMul(b, poly, scale, "");
+  return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, res, "");
+}
+
+/* log x in double for x widened from f32 (so every positive x is a normal
+ * double): x = 2^e m with m in [sqrt(2)/2, sqrt(2)), f = m - 1 (exact),
+ * s = f / (2 + f), log m = 2s + s z (2/3 + 2/5 z + ... + 2/15 z^6) with
+ * z = s^2 <= 0.0295 (truncation < 1e-13), plus e ln 2 in two parts.
+ * log 0 = -inf, log inf = inf, negative x gives NaN, NaN stays NaN. */
+static LLVMValueRef cg_log_f64(Codegen *cg, LLVMValueRef x) {
+  LLVMBuilderRef b = cg->b;
+  static const double atanh[7] = {2.0 / 3, 2.0 / 5, 2.0 / 7, 2.0 / 9, 2.0 / 11, 2.0 / 13, 2.0 / 15};
+  LLVMTypeRef it = cg_i64_type_like(cg, x);
+  LLVMValueRef bits = LLVMBuildBitCast(b, x, it, "");
+  LLVMValueRef e = LLVMBuildSub(b, LLVMBuildLShr(b, bits, cg_i64like(cg, x, 52), ""),
+                                cg_i64like(cg, x, 1023), "");
+  LLVMValueRef mb = LLVMBuildOr(b, LLVMBuildAnd(b, bits, cg_i64like(cg, x, 0x000fffffffffffffull), ""),
+                                cg_i64like(cg, x, 0x3ff0000000000000ull), "");
+  LLVMValueRef m = LLVMBuildBitCast(b, mb, LLVMTypeOf(x), "");
+  LLVMValueRef big = LLVMBuildFCmp(b, LLVMRealOGT, m, cg_d(cg, x, 1.4142135623730951), "");
+  m = LLVMBuildSelect(b, big, LLVMBuildFMul(b, m, cg_d(cg, x, 0.5), ""), m, "");
+  e = LLVMBuildAdd(b, e, LLVMBuildZExt(b, big, it, ""), "");
+  LLVMValueRef f = LLVMBuildFSub(b, m, cg_d(cg, x, 1.0), "");
+  LLVMValueRef s = LLVMBuildFDiv(b, f, LLVMBuildFAdd(b, cg_d(cg, x, 2.0), f, ""), "");
+  LLVMValueRef z = LLVMBuildFMul(b, s, s, "");
+  LLVMValueRef tail = LLVMBuildFMul(b, LLVMBuildFMul(b, s, z, ""), cg_horner(cg, z, atanh, 7), "");
+  LLVMValueRef logm = LLVMBuildFAdd(b, LLVMBuildFMul(b, s, cg_d(cg, x, 2.0), ""), tail, "");
+  LLVMValueRef ed = LLVMBuildSIToFP(b, e, LLVMTypeOf(x), "");
+  LLVMValueRef lo = LLVMBuildFAdd(b, LLVMBuildFMul(b, ed, cg_d(cg, x, 1.9082149292705877e-10), ""), logm, "");
+  LLVMValueRef r = LLVMBuildFAdd(b, LLVMBuildFMul(b, ed, cg_d(cg, x, 0.6931471803691238), ""), lo, "");
+  r = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOEQ, x, cg_d(cg, x, __builtin_inf()), ""), x, r, "");
+  r = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOEQ, x, cg_d(cg, x, 0.0), ""),
+                      cg_d(cg, x, -__builtin_inf()), r, "");
+  r = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, cg_d(cg, x, 0.0), ""),
+                      cg_d(cg, x, __builtin_nan("")), r, "");
+  return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, r, "");
+}
+
+static LLVMTypeRef cg_f64_type_like(Codegen *cg, LLVMValueRef like) {
+  LLVMTypeRef ty = LLVMTypeOf(like);
+  return LLVMGetTypeKind(ty) == LLVMVectorTypeKind ? LLVMVectorType(cg->f64, LLVMGetVectorSize(ty))
+                                                    : cg->f64;
+}
+
+static bool cg_is_f32(Codegen *cg, LLVMValueRef v) {
+  LLVMTypeRef ty = LLVMTypeOf(v);
+  if (LLVMGetTypeKind(ty) == LLVMVectorTypeKind) ty = LLVMGetElementType(ty);
+  return ty == cg->f32;
+}
+
+LLVMValueRef cg_exp(Codegen *cg, LLVMValueRef x) {
+  if (!cg_is_f32(cg, x)) return cg_unary_intrinsic(cg, "llvm.exp", x);
+  LLVMValueRef d = LLVMBuildFPExt(cg->b, x, cg_f64_type_like(cg, x), "");
+  return LLVMBuildFPTrunc(cg->b, cg_exp_f64(cg, d), LLVMTypeOf(x), "");
+}
+
+LLVMValueRef cg_log(Codegen *cg, LLVMValueRef x) {
+  if (!cg_is_f32(cg, x)) return cg_unary_intrinsic(cg, "llvm.log", x);
+  LLVMValueRef d = LLVMBuildFPExt(cg->b, x, cg_f64_type_like(cg, x), "");
+  return LLVMBuildFPTrunc(cg->b, cg_log_f64(cg, d), LLVMTypeOf(x), "");
+}
+
+/* tanh of f32 values in double: for |x| >= 2^-10,
+ * sign(x) (1 - 2 / (e^(2|x|) + 1)) (cancellation costs at most 2^11 ulps
+ * of double, ~3e-13 relative); below, x - x^3/3 + 2x^5/15 - 17x^7/315
+ * (truncation < 1e-25 relative). */
+static LLVMValueRef cg_tanh_f64(Codegen *cg, LLVMValueRef x) {
+  LLVMBuilderRef b = cg->b;
+  static const double series[4] = {1, -1.0 / 3, 2.0 / 15, -17.0 / 315};
+  LLVMValueRef ax = cg_unary_intrinsic(cg, "llvm.fabs", x);
+  LLVMValueRef e = cg_exp_f64(cg, LLVMBuildFMul(b, ax, cg_d(cg, x, 2.0), ""));
+  LLVMValueRef q = LLVMBuildFDiv(b, cg_d(cg, x, 2.0), LLVMBuildFAdd(b, e, cg_d(cg, x, 1.0), ""), "");
+  LLVMValueRef big = cg_call_intrinsic(cg, "llvm.copysign", LLVMTypeOf(x),
+                                       (LLVMValueRef[]){LLVMBuildFSub(b, cg_d(cg, x, 1.0), q, ""), x}, 2);
+  LLVMValueRef small = LLVMBuildFMul(b, x, cg_horner(cg, LLVMBuildFMul(b, x, x, ""), series, 4), "");
+  LLVMValueRef tiny = LLVMBuildFCmp(b, LLVMRealOLT, ax, cg_d(cg, x, 0x1p-10), "");
+  return LLVMBuildSelect(b, tiny, small, big, "");
+}
+
+/* log1p of f32 values in double: 1 + x is exact in double for
+ * |x| >= 2^-29, so log(1 + x) there; below 2^-10 the series
+ * x - x^2/2 + x^3/3 - x^4/4 (truncation < 2e-13 relative). */
+static LLVMValueRef cg_log1p_f64(Codegen *cg, LLVMValueRef x) {
+  LLVMBuilderRef b = cg->b;
+  static const double series[4] = {1, -1.0 / 2, 1.0 / 3, -1.0 / 4};
+  LLVMValueRef big = cg_log_f64(cg, LLVMBuildFAdd(b, cg_d(cg, x, 1.0), x, ""));
+  LLVMValueRef small = LLVMBuildFMul(b, x, cg_horner(cg, x, series, 4), "");
+  LLVMValueRef ax = cg_unary_intrinsic(cg, "llvm.fabs", x);
+  LLVMValueRef tiny = LLVMBuildFCmp(b, LLVMRealOLT, ax, cg_d(cg, x, 0x1p-10), "");
+  return LLVMBuildSelect(b, tiny, small, big, "");
+}
+
+LLVMValueRef cg_tanh(Codegen *cg, LLVMValueRef x) {
+  if (!cg_is_f32(cg, x)) return cg_libm(cg, "tanh", x);
+  LLVMValueRef d = LLVMBuildFPExt(cg->b, x, cg_f64_type_like(cg, x), "");
+  return LLVMBuildFPTrunc(cg->b, cg_tanh_f64(cg, d), LLVMTypeOf(x), "");
+}
+
+LLVMValueRef cg_log1p(Codegen *cg, LLVMValueRef x) {
+  if (!cg_is_f32(cg, x)) return cg_libm(cg, "log1p", x);
+  LLVMValueRef d = LLVMBuildFPExt(cg->b, x, cg_f64_type_like(cg, x), "");
+  return LLVMBuildFPTrunc(cg->b, cg_log1p_f64(cg, d), LLVMTypeOf(x), "");
+}
+
+/* True in any lane. */
+static LLVMValueRef cg_any(Codegen *cg, LLVMValueRef mask) {
+  LLVMTypeRef ty = LLVMTypeOf(mask);
+  if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind) return mask;
+  LLVMTypeRef it = LLVMIntTypeInContext(cg->ctx, LLVMGetVectorSize(ty));
+  LLVMValueRef bits = LLVMBuildBitCast(cg->b, mask, it, "");
+  return LLVMBuildICmp(cg->b, LLVMIntNE, bits, LLVMConstNull(it), "");
+}
+
+/* Lanes where exp(y log x) is not pow's answer: x <= 0, or x or y not finite. */
+static LLVMValueRef cg_pow_special(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
+  LLVMBuilderRef b = cg->b;
+  LLVMValueRef inf = cg_one_like(cg, x, __builtin_inf());
+  LLVMValueRef m = LLVMBuildFCmp(b, LLVMRealULE, x, LLVMConstNull(LLVMTypeOf(x)), "");
+  m = LLVMBuildOr(b, m, LLVMBuildFCmp(b, LLVMRealUEQ, x, inf, ""), "");
+  LLVMValueRef ay = cg_unary_intrinsic(cg, "llvm.fabs", y);
+  return LLVMBuildOr(b, m, LLVMBuildFCmp(b, LLVMRealUEQ, ay, inf, ""), "");
+}
+
+/* f32 pow: exp(y log x) in double where that is pow; special lanes (see
+ * cg_pow_special) take libm's powf, on a branch taken only when a vector
+ * holds one.  Every lane's result depends on its own inputs alone. */
+LLVMValueRef cg_pow(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
+  if (!cg_is_f32(cg, x)) return cg_binary_intrinsic(cg, "llvm.pow", x, y);
+  LLVMBuilderRef b = cg->b;
+  LLVMTypeRef dt = cg_f64_type_like(cg, x);
+  LLVMValueRef l = cg_log_f64(cg, LLVMBuildFPExt(b, x, dt, ""));
+  LLVMValueRef prod = LLVMBuildFMul(b, LLVMBuildFPExt(b, y, dt, ""), l, "");
+  LLVMValueRef fast = LLVMBuildFPTrunc(b, cg_exp_f64(cg, prod), LLVMTypeOf(x), "");
+  LLVMBasicBlockRef from = LLVMGetInsertBlock(b);
+  LLVMValueRef fn = LLVMGetBasicBlockParent(from);
+  LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(cg->ctx, fn, "powf.slow");
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(cg->ctx, fn, "powf.join");
+  LLVMValueRef special = cg_pow_special(cg, x, y);
+  LLVMBuildCondBr(b, cg_any(cg, special), slow, join);
+  LLVMPositionBuilderAtEnd(b, slow);
+  LLVMValueRef libm = cg_binary_intrinsic(cg, "llvm.pow", x, y);
+  libm = LLVMBuildSelect(b, special, libm, fast, "");
+  LLVMBasicBlockRef slow_end = LLVMGetInsertBlock(b);
+  LLVMBuildBr(b, join);
+  LLVMPositionBuilderAtEnd(b, join);
+  LLVMValueRef phi = LLVMBuildPhi(b, LLVMTypeOf(x), "pow");
+  LLVMValueRef vals[2] = {fast, libm};
+  LLVMBasicBlockRef blocks[2] = {from, slow_end};
+  LLVMAddIncoming(phi, vals, blocks, 2);
+  return phi;
+}
+
