@@ -158,8 +158,8 @@ static int run_jit(const Args *a, BenchJit *out, char names[][64], int max) {
   }
   closedir(d);
   qsort(files, (size_t)nfiles, sizeof *files, cmp_str);
-  int n = 0;
-  for (int i = 0; i < nfiles && n < max; i++) {
+  int n = 0, i = 0;
+  for (; i < nfiles && n < max; i++) {
     char path[600];
     rule_path(path, sizeof path, files[i]);
     char *err = NULL;
@@ -173,7 +173,7 @@ static int run_jit(const Args *a, BenchJit *out, char names[][64], int max) {
     free(err);
     free(files[i]);
   }
-  for (int i = n; i < nfiles; i++) free(files[i]);
+  for (; i < nfiles; i++) free(files[i]);
   return n;
 }
 
