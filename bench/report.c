@@ -102,7 +102,7 @@ void bench_write_json(FILE *out, const BenchRow *rows, int nrows, const BenchJit
 
 /* ---- SVG ------------------------------------------------------------ */
 
-enum { PANEL_W = 300, PANEL_H = 220, MARGIN = 45, COLS = 3 };
+enum { PANEL_W = 300, PANEL_H = 240, MARGIN = 55, COLS = 3 };
 
 static bool same_panel(const BenchRow *a, const BenchRow *b) {
   return strcmp(a->rule, b->rule) == 0 && a->threads == b->threads;
@@ -152,7 +152,14 @@ static void panel(FILE *out, const BenchRow *rows, int nrows, const BenchRow *ke
   fprintf(out, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.0f GB/s</text>\n", x0 + 2,
           y0 + 28, ymax);
   fprintf(out, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">N (log)</text>\n",
-          x0 + PANEL_W - 60, by + 14);
+          x0 + PANEL_W - 60, by + 36);
+  for (int i = 0; i < nrows; i++) { /* an N label under each point */
+    if (!same_panel(&rows[i], key)) continue;
+    double fx = lnmax > lnmin ? (log((double)rows[i].n) - lnmin) / (lnmax - lnmin) : 0.5;
+    fprintf(out, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"9\" text-anchor=\"middle\">%.0fM</text>\n",
+            bx + fx * (PANEL_W - MARGIN - 15), by + 24, (double)rows[i].n / (1024 * 1024));
+  }
+  fprintf(out, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"9\">0</text>\n", x0 + 30, by);
   panel_series(out, rows, nrows, key, 2, "#999999", x0, y0, ymax, lnmin, lnmax);
   panel_series(out, rows, nrows, key, 1, "#1f77b4", x0, y0, ymax, lnmin, lnmax);
   panel_series(out, rows, nrows, key, 0, "#d62728", x0, y0, ymax, lnmin, lnmax);
