@@ -167,15 +167,27 @@ static bool cg_op_allowed(IrOp op, bool sweep) {
 
 typedef enum CgPos { POS_FULL, POS_ROW, POS_COL, POS_ONE, POS_BAD } CgPos;
 
-/* How a buffer's element is found from the element index i (docs/abi.md). */
-static CgPos cg_buffer_pos(const IrBuffer *buf) {
-  OptkDim d0 = buf->dim0, d1 = buf->dim1;
-  if ((d0 == OPTK_DIM_N && d1 == OPTK_DIM_ONE) || (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_N) ||
-      (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_COLS))
-    return POS_FULL;
-  if (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_ONE) return POS_ROW;
-  if (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_COLS) return POS_COL;
+static bool cg_param_shaped(OptkDim d0, OptkDim d1) {
+  return (d0 == OPTK_DIM_N && d1 == OPTK_DIM_ONE) || (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_N) ||
+         (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_COLS);
+}
+
+/* How a buffer's element is found from the element index i of a sweep
+ * over domain `dom` (a buffer, or -1 for the parameter): docs/abi.md,
+ * "Sweep domains".  Symbolically: the domain's shape is element i, a
+ * column vector (dom rows, ONE) element i / cols, a row vector (ONE, dom
+ * cols) element i % cols; these agree with the runtime's rule by element
+ * counts for every size. */
+static CgPos cg_buffer_pos(const IrProgram *p, int dom, int b) {
+  OptkDim d0 = p->bufs[b].dim0, d1 = p->bufs[b].dim1;
+  OptkDim r = OPTK_DIM_ROWS, c = OPTK_DIM_COLS;
+  if (dom >= 2 && dom < p->nbufs && !cg_param_shaped(p->bufs[dom].dim0, p->bufs[dom].dim1))
+    r = p->bufs[dom].dim0, c = p->bufs[dom].dim1;
+  bool param = r == OPTK_DIM_ROWS && c == OPTK_DIM_COLS;
+  if ((param && cg_param_shaped(d0, d1)) || (d0 == r && d1 == c)) return POS_FULL;
   if (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_ONE) return POS_ONE;
+  if (d0 == r && d1 == OPTK_DIM_ONE) return POS_ROW;
+  if (d0 == OPTK_DIM_ONE && d1 == c) return POS_COL;
   return POS_BAD;
 }
 
@@ -186,7 +198,7 @@ static bool cg_check_index(Codegen *cg, const IrInst *in, int limit, const char 
   return false;
 }
 
-static bool cg_check_leaf(Codegen *cg, const IrInst *in) {
+static bool cg_check_leaf(Codegen *cg, const IrStage *st, const IrInst *in) {
   const IrProgram *p = cg->prog;
   switch (in->op) {
   case IR_HYPER: return cg_check_index(cg, in, p->nhypers, "hyper");
@@ -201,8 +213,8 @@ static bool cg_check_leaf(Codegen *cg, const IrInst *in) {
     return cg_check_index(cg, in, p->nsstates, "scalar state");
   case IR_LOAD: case IR_STORE:
     if (!cg_check_index(cg, in, p->nbufs, "buffer")) return false;
-    if (cg_buffer_pos(&p->bufs[in->index]) == POS_BAD ||
-        (in->op == IR_STORE && cg_buffer_pos(&p->bufs[in->index]) != POS_FULL)) {
+    if (cg_buffer_pos(p, st->op.a, in->index) == POS_BAD ||
+        (in->op == IR_STORE && cg_buffer_pos(p, st->op.a, in->index) != POS_FULL)) {
       cg_fail(cg, "%s of buffer '%s' whose shape is not elementwise", CG_OPNAME[in->op],
               p->bufs[in->index].name);
       return false;
@@ -237,7 +249,7 @@ static bool cg_check_inst(Codegen *cg, const IrStage *st, int k, bool sweep) {
       return false;
     }
   }
-  return cg_check_leaf(cg, in);
+  return cg_check_leaf(cg, st, in);
 }
 
 /* Function indices must be dense and each used once.  *count = max + 1. */
@@ -619,7 +631,7 @@ static LLVMValueRef sw_position(Sweep *s, CgPos pos, LLVMValueRef idx, int w) {
 
 static LLVMValueRef sw_load(Sweep *s, int buf, int w, LLVMValueRef i, LLVMValueRef idxv) {
   Codegen *cg = s->cg;
-  CgPos pos = cg_buffer_pos(&cg->prog->bufs[buf]);
+  CgPos pos = cg_buffer_pos(cg->prog, s->st->op.a, buf);
   LLVMTypeRef sty = sw_storage_type(s, buf);
   LLVMValueRef raw;
   if (w == 1 || pos == POS_ONE) {

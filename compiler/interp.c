@@ -3,10 +3,13 @@
  *
  * A sweep is evaluated one block of OPTK_BLOCK elements at a time and one
  * instruction at a time over the block (values[inst][element]), so
- * dispatch costs once per block, not per element.  Within a sweep every
- * load of an element-shaped buffer reads element i and every store writes
- * element i, so this order gives the same values as running the
- * instructions element by element.  A scalar stage is the same evaluator
+ * dispatch costs once per block, not per element.  A sweep runs over its
+ * domain (the parameter or a matrix buffer: optk.h, "Sweep domains");
+ * within it every load of a buffer with the domain's element count reads
+ * element i and every store writes element i (broadcast loads read rows,
+ * columns or element 0, which no store of the sweep may write), so this
+ * order gives the same values as running the instructions element by
+ * element.  A scalar stage is the same evaluator
  * over a block of one.  Matrix ops live in interp_mat.c.
  */
 #include <math.h>
@@ -14,6 +17,11 @@
 #include <string.h>
 
 #include "interp_internal.h"
+
+/* The iteration space of a sweep: n = rows * cols elements. */
+typedef struct Domain {
+  int64_t n, rows, cols;
+} Domain;
 
 typedef struct Tensor {
   float *p;
@@ -98,6 +106,35 @@ void interp_free(Interp *in) {
 
 /* ---- tensors ------------------------------------------------------------ */
 
+static bool param_domain(const IrProgram *prog, int a) {
+  if (a < 2 || a >= prog->nbufs) return true;
+  const IrBuffer *b = &prog->bufs[a];
+  return (b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE) ||
+         (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_N) ||
+         (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
+}
+
+/* Sweep domain `a` (optk.h, "Sweep domains") resolved for tensor t. */
+static Domain domain_of(const IrProgram *prog, const Tensor *t, int a) {
+  if (param_domain(prog, a)) return (Domain){t->n, t->rows, t->cols};
+  return (Domain){t->dims[a][0] * t->dims[a][1], t->dims[a][0], t->dims[a][1]};
+}
+
+static int64_t blocks_of(Domain d) { return (d.n + OPTK_BLOCK - 1) / OPTK_BLOCK; }
+
+/* Partials are sized for the largest sweep domain of both plans. */
+static int64_t max_blocks(const IrProgram *prog, const Tensor *t) {
+  int64_t m = blocks_of(domain_of(prog, t, -1));
+  for (int plan = 0; plan < 2; plan++) {
+    const IrStage *st = plan ? prog->init_stages : prog->stages;
+    int n = plan ? prog->ninit_stages : prog->nstages;
+    for (int i = 0; i < n; i++)
+      if (st[i].op.kind == OPTK_OP_SWEEP && blocks_of(domain_of(prog, t, st[i].op.a)) > m)
+        m = blocks_of(domain_of(prog, t, st[i].op.a));
+  }
+  return m;
+}
+
 static int64_t dim_size(const Tensor *t, int d) {
   switch (d) {
   case OPTK_DIM_ONE: return 1;
@@ -130,15 +167,15 @@ int interp_add_tensor(Interp *in, float *p, const float *g, int64_t rows, int64_
     return set_err(err, "bad tensor shape %lld x %lld", (long long)rows, (long long)cols);
   const IrProgram *prog = in->prog;
   Tensor t = {.p = p, .g = g, .rows = rows, .cols = cols, .n = rows * cols};
-  t.nblocks = (t.n + OPTK_BLOCK - 1) / OPTK_BLOCK;
   t.sstate = xcalloc((size_t)prog->nsstates + 1, sizeof(double));
   t.slot = xcalloc((size_t)prog->nslot + 1, sizeof(double));
   t.red = xcalloc((size_t)prog->nred + 1, sizeof(double));
-  t.partial = xcalloc((size_t)(prog->nred * t.nblocks) + 1, sizeof(double));
   if (alloc_buffers(prog, &t, err) != 0) {
     tensor_free(prog, &t);
     return -1;
   }
+  t.nblocks = max_blocks(prog, &t);
+  t.partial = xcalloc((size_t)(prog->nred * t.nblocks) + 1, sizeof(double));
   if (in->nt == in->cap) {
     in->cap = in->cap ? 2 * in->cap : 4;
     in->t = xrealloc(in->t, sizeof(Tensor) * (size_t)in->cap);
@@ -299,23 +336,31 @@ static void run_scalar(Interp *in, const IrStage *st, Tensor *t) {
 
 /* ---- sweeps --------------------------------------------------------------- */
 
-/* Where element i of the sweep finds its value in buffer b: the same
- * element (shaped like p), its row, its column, or the single value. */
-static void load_block(const IrProgram *prog, const Tensor *t, int b, int64_t begin,
-                       int64_t cnt, double *o) {
+typedef enum Pos { POS_ELEM, POS_ROW, POS_COL, POS_ONE } Pos;
+
+/* Where element i of domain `dom` finds its value in buffer b, by the
+ * buffer's resolved dims (optk.h): the single value, the same element,
+ * its row (a column vector) or its column (a row vector). */
+static Pos position(const IrProgram *prog, const Tensor *t, int b, Domain dom) {
   const IrBuffer *buf = &prog->bufs[b];
-  bool row = buf->dim0 == OPTK_DIM_ROWS && buf->dim1 == OPTK_DIM_ONE;
-  bool col = buf->dim0 == OPTK_DIM_ONE && buf->dim1 == OPTK_DIM_COLS;
-  bool one = buf->dim0 == OPTK_DIM_ONE && buf->dim1 == OPTK_DIM_ONE;
+  if (buf->dim0 == OPTK_DIM_ONE && buf->dim1 == OPTK_DIM_ONE) return POS_ONE;
+  if (t->dims[b][0] * t->dims[b][1] == dom.n) return POS_ELEM;
+  if (buf->dim1 == OPTK_DIM_ONE && dom.cols > 1) return POS_ROW;
+  return POS_COL;
+}
+
+static void load_block(const IrProgram *prog, const Tensor *t, int b, Domain dom,
+                       int64_t begin, int64_t cnt, double *o) {
+  Pos pos = position(prog, t, b, dom);
   const float *f = b == 0 ? t->p : b == 1 ? t->g : NULL;
   const double *d = t->buf[b];
-  if (!row && !col && !one) { /* shaped like p: the common case */
+  if (pos == POS_ELEM) { /* the common case */
     if (f) EACH((double)f[begin + j]);
     else EACH(d[begin + j]);
     return;
   }
   for (int64_t j = 0; j < cnt; j++) {
-    int64_t i = begin + j, at = row ? i / t->cols : col ? i % t->cols : 0;
+    int64_t i = begin + j, at = pos == POS_ROW ? i / dom.cols : pos == POS_COL ? i % dom.cols : 0;
     o[j] = f ? f[at] : d[at];
   }
 }
@@ -354,28 +399,30 @@ static double block_max(const double *v, int64_t cnt) {
   return m;
 }
 
-static void sweep_leaf(const Interp *in, const Tensor *t, const IrInst *x, int64_t begin,
-                       int64_t cnt, double *o) {
+/* NUMEL, ROWS, COLS in a sweep are its domain's, as in OptkSweepCtx. */
+static void sweep_leaf(const Interp *in, const Tensor *t, Domain dom, const IrInst *x,
+                       int64_t begin, int64_t cnt, double *o) {
   switch (x->op) {
   case IR_CONST: fill(o, cnt, x->imm); break;
-  case IR_NUMEL: fill(o, cnt, (double)t->n); break;
-  case IR_ROWS: fill(o, cnt, (double)t->rows); break;
-  case IR_COLS: fill(o, cnt, (double)t->cols); break;
+  case IR_NUMEL: fill(o, cnt, (double)dom.n); break;
+  case IR_ROWS: fill(o, cnt, (double)dom.rows); break;
+  case IR_COLS: fill(o, cnt, (double)dom.cols); break;
   case IR_SLOT: fill(o, cnt, t->slot[x->index]); break;
-  case IR_LOAD: load_block(in->prog, t, x->index, begin, cnt, o); break;
+  case IR_LOAD: load_block(in->prog, t, x->index, dom, begin, cnt, o); break;
   case IR_RNG: rng_block(in, t, x, begin, cnt, o); break;
-  case IR_ROW_INDEX: EACH((double)((begin + j) / t->cols)); break;
-  default: EACH((double)((begin + j) % t->cols)); break; /* IR_COL_INDEX */
+  case IR_ROW_INDEX: EACH((double)((begin + j) / dom.cols)); break;
+  default: EACH((double)((begin + j) % dom.cols)); break; /* IR_COL_INDEX */
   }
 }
 
-static void sweep_block(Interp *in, const IrStage *st, Tensor *t, int64_t blk) {
-  int64_t begin = blk * OPTK_BLOCK, cnt = t->n - begin < OPTK_BLOCK ? t->n - begin : OPTK_BLOCK;
+static void sweep_block(Interp *in, const IrStage *st, Tensor *t, Domain dom, int64_t blk) {
+  int64_t begin = blk * OPTK_BLOCK;
+  int64_t cnt = dom.n - begin < OPTK_BLOCK ? dom.n - begin : OPTK_BLOCK;
   for (int i = 0; i < st->ninsts; i++) {
     const IrInst *x = &st->insts[i];
     double *o = in->vals + (size_t)i * OPTK_BLOCK;
     if (ir_op_nargs(x->op) == 0) {
-      sweep_leaf(in, t, x, begin, cnt, o);
+      sweep_leaf(in, t, dom, x, begin, cnt, o);
       continue;
     }
     const double *a[3];
@@ -390,7 +437,8 @@ static void sweep_block(Interp *in, const IrStage *st, Tensor *t, int64_t blk) {
 }
 
 static void run_sweep(Interp *in, const IrStage *st, Tensor *t) {
-  for (int64_t blk = 0; blk < t->nblocks; blk++) sweep_block(in, st, t, blk);
+  Domain dom = domain_of(in->prog, t, st->op.a);
+  for (int64_t blk = 0; blk < blocks_of(dom); blk++) sweep_block(in, st, t, dom, blk);
 }
 
 /* ---- barriers ------------------------------------------------------------- */
@@ -403,7 +451,7 @@ static void run_combine(const Interp *in, const OptkOp *op, Tensor **ts, int nt)
     for (int r = op->a; r < op->a + op->b; r++) {
       double acc = op->flags == OPTK_RED_MAX ? -INFINITY : 0.0;
       for (int k = lo; k < hi; k++)
-        for (int64_t blk = 0; blk < ts[k]->nblocks; blk++) {
+        for (int64_t blk = 0, nb = blocks_of(domain_of(in->prog, ts[k], op->c)); blk < nb; blk++) {
           double x = ts[k]->partial[blk * nred + r];
           acc = op->flags == OPTK_RED_MAX ? max_of(acc, x) : acc + x;
         }
@@ -428,6 +476,19 @@ static InterpMat mat_get(const IrProgram *prog, const Tensor *t, int b) {
   return m;
 }
 
+static bool dims_nn(const IrProgram *prog, int b) {
+  return prog->bufs[b].dim0 == OPTK_DIM_N && prog->bufs[b].dim1 == OPTK_DIM_N;
+}
+
+/* With an n x n operand, tensor-shaped buffers are n x 1 columns (as in
+ * the runtime's linalg.c), so 2-D parameters work as vectors of n. */
+static void as_column(const IrProgram *prog, int b, const Tensor *t, InterpMat *m) {
+  const IrBuffer *buf = &prog->bufs[b];
+  if ((buf->dim0 == OPTK_DIM_N && buf->dim1 == OPTK_DIM_ONE) ||
+      (buf->dim0 == OPTK_DIM_ONE && buf->dim1 == OPTK_DIM_N))
+    m->r = t->n, m->c = 1;
+}
+
 static int run_matop(Interp *in, const OptkOp *op, Tensor *t, char **err) {
   const IrProgram *prog = in->prog;
   bool uses_a = op->fn != OPTK_MAT_IDENTITY;
@@ -435,6 +496,11 @@ static int run_matop(Interp *in, const OptkOp *op, Tensor *t, char **err) {
   InterpMat a = {0}, b = {0}, c = mat_get(prog, t, op->c);
   if (uses_a) a = mat_get(prog, t, op->a);
   if (uses_b) b = mat_get(prog, t, op->b);
+  if (dims_nn(prog, op->c) || (uses_a && dims_nn(prog, op->a)) || (uses_b && dims_nn(prog, op->b))) {
+    as_column(prog, op->c, t, &c);
+    if (uses_a) as_column(prog, op->a, t, &a);
+    if (uses_b) as_column(prog, op->b, t, &b);
+  }
   int rc = interp_mat_run(op, &a, &b, &c, t->slot, err);
   if (rc == 0) store_block(prog, t, op->c, 0, c.r * c.c, c.v);
   free(a.v);

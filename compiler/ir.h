@@ -105,7 +105,9 @@ typedef struct IrInst {
 typedef struct IrStage {
   OptkOp op;      /* kind and operands exactly as in the descriptor's plan;
                      op.fn of SCALAR/SWEEP is the index among stages of
-                     that kind, in order */
+                     that kind, in order; a SWEEP's op.a is its domain
+                     (-1: the parameter, else a matrix buffer; optk.h
+                     "Sweep domains"), a COMBINE's op.c likewise */
   IrInst *insts;  /* SCALAR and SWEEP stages */
   int ninsts;
   OptkDType compute; /* SWEEP: OPTK_F32 or OPTK_F64 arithmetic */

@@ -2,15 +2,19 @@
  * passes, printing and verifying (see ir_func.h, docs/ir.md).
  *
  * Shapes propagate from arguments: an operation is ELEM when any argument
- * is per element, SCALAR otherwise; a scalar is group-uniform when all its
- * arguments are. */
+ * is per element, MAT when any is a matrix (dims broadcast; ELEM when the
+ * result is rows x cols), SCALAR otherwise; a scalar is group-uniform when
+ * all its arguments are. */
 #include "ir_func.h"
 
 #include <math.h>
 #include <string.h>
 
-static const char *const FN_NAMES[] = {"hvp", "linesearch", "if", "endif"};
-static const int FN_NARGS[] = {1, 1, 1, 0};
+static const char *const FN_NAMES[] = {"hvp", "linesearch", "if", "endif",
+                                       "matop", "msweep", "mreduce", "hessian"};
+static const int FN_NARGS[] = {1, 1, 1, 0, 1, 1, 1, 0};
+static const char *const MATOPS[] = {"gemm", "inv_root", "solve", "eigvecs", "transpose",
+                                     "rowmean", "colmean", "identity", "copy"};
 
 static const int IR_NARGS[] = {
 #define X(name, nargs) nargs,
@@ -39,6 +43,10 @@ bool irf_is_pure(int op) {
   case FN_IF:
   case FN_ENDIF:
   case FN_HVP: /* a host call: never merged, deleted when unused (dce) */
+  case FN_MATOP:
+  case FN_MSWEEP:
+  case FN_MREDUCE:
+  case FN_HESSIAN:
     return false;
   default:
     return op < IR_OP_COUNT;
@@ -51,6 +59,30 @@ bool irf_is_barrier(const IrFInst *in) {
 
 bool irf_is_elem(const IrFInst *in) {
   return in->shape == IR_SHAPE_ELEM || in->op == FN_HVP;
+}
+
+bool irf_is_mat(const IrFInst *in) { return in->shape == IR_SHAPE_MAT; }
+
+bool irf_is_scalar(const IrFInst *in) {
+  if (in->op == IR_REDUCE || in->op == FN_LINESEARCH || in->op == FN_MREDUCE) return true;
+  return in->shape == IR_SHAPE_SCALAR;
+}
+
+static int broadcast_dim(int a, int b) {
+  if (a == IR_DIM_ANY) return b;
+  if (b == IR_DIM_ANY || a != OPTK_DIM_ONE) return a;
+  return b;
+}
+
+/* MAT operands combined elementwise: dims broadcast (ONE and ANY give
+ * way); a result shaped like p is ELEM, computed in parameter sweeps. */
+static void mat_shape(IrFInst *in, const IrFInst *a, bool first) {
+  if (first) {
+    in->mdim[0] = a->mdim[0], in->mdim[1] = a->mdim[1];
+  } else {
+    in->mdim[0] = (uint8_t)broadcast_dim(in->mdim[0], a->mdim[0]);
+    in->mdim[1] = (uint8_t)broadcast_dim(in->mdim[1], a->mdim[1]);
+  }
 }
 
 void irf_init(IrFunc *f) { memset(f, 0, sizeof *f); }
@@ -97,13 +129,18 @@ static int push_op(IrFunc *f, IrOp op, const int *args, int n, Span at) {
   IrFInst in = blank(op, at);
   in.shape = IR_SHAPE_SCALAR;
   in.uniform = true;
+  bool mat = false;
   for (int i = 0; i < n; i++) {
     const IrFInst *a = &f->data[args[i]];
     in.args[i] = args[i];
+    if (irf_is_mat(a)) mat_shape(&in, a, !mat), mat = true;
     if (irf_is_elem(a)) in.shape = IR_SHAPE_ELEM;
     if (!a->uniform) in.uniform = false;
   }
-  if (in.shape == IR_SHAPE_ELEM) in.uniform = false;
+  if (mat && in.shape != IR_SHAPE_ELEM)
+    in.shape = in.mdim[0] == OPTK_DIM_ROWS && in.mdim[1] == OPTK_DIM_COLS ? IR_SHAPE_ELEM
+                                                                          : IR_SHAPE_MAT;
+  if (in.shape != IR_SHAPE_SCALAR) in.uniform = false;
   return irf_push(f, &in);
 }
 
@@ -141,8 +178,9 @@ void irf_rebuild(IrFunc *f, IrfRewriteFn fn, void *user) {
 /* ---- printing ---------------------------------------------------------- */
 
 static const char *shape_tag(const IrFInst *in) {
-  if (in->op == IR_REDUCE || in->op == FN_LINESEARCH) return "s";
+  if (in->op == IR_REDUCE || in->op == FN_LINESEARCH || in->op == FN_MREDUCE) return "s";
   if (irf_is_elem(in)) return "e";
+  if (irf_is_mat(in)) return "m";
   return in->shape == IR_SHAPE_BARRIER ? "-" : (in->uniform ? "u" : "s");
 }
 
@@ -171,6 +209,21 @@ static void print_operands(Str *out, const IrFInst *in, const IrProgram *t) {
   case IR_REDUCE:
     str_printf(out, ".%s.%s %%%d", in->aux == OPTK_RED_MAX ? "max" : "sum",
                in->index == OPTK_SCOPE_GROUP ? "group" : "tensor", in->args[0]);
+    return;
+  case FN_MATOP:
+    str_printf(out, " %s %%%d", in->index >= 0 && in->index <= OPTK_MAT_COPY ? MATOPS[in->index] : "?",
+               in->args[0]);
+    for (int k = 0; k < 3; k++)
+      if (in->xargs[k] >= 0) str_printf(out, ", %%%d", in->xargs[k]);
+    if (in->aux & OPTK_MATOP_TRANS_A) str_puts(out, " trans_a");
+    if (in->aux & OPTK_MATOP_TRANS_B) str_puts(out, " trans_b");
+    return;
+  case FN_MSWEEP:
+    str_printf(out, " %%%d", in->args[0]);
+    if (t && in->index >= 0 && in->index < t->nbufs) str_printf(out, " -> %s", t->bufs[in->index].name);
+    return;
+  case FN_MREDUCE:
+    str_printf(out, ".%s %%%d", in->aux == OPTK_RED_MAX ? "max" : "sum", in->args[0]);
     return;
   case FN_IF: str_printf(out, " %%%d  block%d", in->args[0], in->index); return;
   case FN_ENDIF: str_printf(out, " block%d", in->index); return;
@@ -228,6 +281,7 @@ static const char *check_inst(const IrFunc *f, int i) {
     if (a->op == IR_STORE || a->op == IR_SSTATE_SET || a->op == FN_IF || a->op == FN_ENDIF)
       return "argument has no value";
     if (irf_is_elem(a) && in->shape == IR_SHAPE_SCALAR) return "scalar value uses an element value";
+    if (irf_is_mat(a) && in->shape == IR_SHAPE_SCALAR) return "scalar value uses a matrix value";
   }
   if (in->op == FN_IF && irf_is_elem(&f->data[in->args[0]])) return "if condition is per element";
   if (in->op == IR_SSTATE_SET && irf_is_elem(&f->data[in->args[0]]))

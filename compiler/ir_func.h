@@ -28,7 +28,16 @@
 
 #include "ir.h"
 
-typedef enum IrShape { IR_SHAPE_SCALAR, IR_SHAPE_ELEM, IR_SHAPE_BARRIER } IrShape;
+typedef enum IrShape { IR_SHAPE_SCALAR, IR_SHAPE_ELEM, IR_SHAPE_BARRIER, IR_SHAPE_MAT } IrShape;
+
+/* IR_SHAPE_MAT: a matrix value of dims (mdim[0], mdim[1]) (OptkDim) that
+ * is not shaped like p (those are ELEM): a matrix state, the output of a
+ * matrix op, or elementwise work over such values.  Elementwise MAT work
+ * is computed inside a sweep over a matrix domain (FN_MSWEEP,
+ * FN_MREDUCE) or, when it broadcasts against p (a row or column vector),
+ * inside a parameter sweep.  IR_DIM_ANY: the size of `I`, taken from the
+ * other operand of an elementwise op (or from the state it is stored in). */
+enum { IR_DIM_ANY = 0xff };
 
 /* Function-level opcodes, numbered after IR_OPS. */
 enum {
@@ -39,6 +48,20 @@ enum {
                            block id.  Up to the matching FN_ENDIF, the plan
                            skips the block when the condition is 0 */
   FN_ENDIF,             /* index: block id */
+  FN_MATOP,             /* args[0]: first operand (ELEM or MAT); index:
+                           OptkMatOp; aux: OPTK_MATOP_* flags; xargs[0]:
+                           second operand or -1; xargs[1], xargs[2]:
+                           scalar arguments (INV_ROOT's k, eps) or -1;
+                           value: ELEM (shaped like p) or MAT */
+  FN_MSWEEP,            /* args[0]: a MAT (or scalar) value written to a
+                           buffer by a sweep over its domain; index: the
+                           buffer (a matrix state) or -1 (a scratch);
+                           value: MAT, the buffer's contents */
+  FN_MREDUCE,           /* args[0]: MAT value; aux: OptkReduceKind;
+                           value: the tensor-scope reduction over its
+                           elements (scalar) */
+  FN_HESSIAN,           /* value: the dense Hessian at the current p, MAT
+                           (N, N); one tensor per group */
   FN_OP_END
 };
 
@@ -51,7 +74,11 @@ typedef struct IrFInst {
   Span span;
   IrShape shape;
   bool uniform;     /* scalar values: equal for every tensor of the group */
-  int32_t xargs[4]; /* FN_LINESEARCH scalar arguments */
+  int32_t xargs[4]; /* FN_LINESEARCH scalar arguments, FN_MATOP's */
+  uint8_t mdim[2];  /* IR_SHAPE_MAT: OptkDim or IR_DIM_ANY */
+  int32_t out;      /* FN_MATOP, FN_HESSIAN: > 1, the matrix state buffer
+                       the op writes (its value then lives there); else a
+                       scratch */
 } IrFInst;
 
 /* REDUCE at this level: args[0] the input (elem or scalar), aux an
@@ -70,6 +97,11 @@ bool irf_is_pure(int op);         /* no effect: may be merged or deleted */
 bool irf_is_barrier(const IrFInst *in);
 /* True when the value is per element (ELEM shape or hvp's result). */
 bool irf_is_elem(const IrFInst *in);
+/* True for MAT values (see IR_SHAPE_MAT). */
+bool irf_is_mat(const IrFInst *in);
+/* True when the value is one number per step and tensor (scalar shape, a
+ * reduction, a linesearch's step). */
+bool irf_is_scalar(const IrFInst *in);
 
 void irf_init(IrFunc *f);
 void irf_free(IrFunc *f);

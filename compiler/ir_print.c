@@ -159,12 +159,15 @@ static void put_op(Str *out, const IrProgram *p, const IrStage *st) {
   switch (op->kind) {
   case OPTK_OP_SCALAR: str_printf(out, "scalar %d:", op->fn); break;
   case OPTK_OP_SWEEP:
-    str_printf(out, "sweep %d (%s):", op->fn, NAME_OF(DTYPE_NAMES, st->compute));
+    str_printf(out, "sweep %d (%s", op->fn, NAME_OF(DTYPE_NAMES, st->compute));
+    if (op->a >= 0) { str_puts(out, " over "); put_buf(out, p, op->a); } /* a matrix domain */
+    str_puts(out, "):");
     break;
   case OPTK_OP_COMBINE:
     str_printf(out, "combine red%d..%d %s scope=%s", op->a, op->a + op->b - 1,
                op->flags == OPTK_RED_MAX ? "max" : "sum",
                op->scope == OPTK_SCOPE_GROUP ? "group" : "tensor");
+    if (op->c >= 0) { str_puts(out, " over "); put_buf(out, p, op->c); }
     break;
   case OPTK_OP_JUMP: str_printf(out, "jump -> %d", op->a); break;
   case OPTK_OP_JUMP_IF_ZERO: str_printf(out, "jump_if_zero slot%d -> %d", op->b, op->a); break;

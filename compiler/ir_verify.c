@@ -3,7 +3,9 @@
  * Checks, in this order: the tables (buffers p and g first, roles, dtypes,
  * dims, hyper ranges, scalar states), then each plan (the step plan, then
  * the init plan, each on its own): plan operands, jump targets (forward
- * only, so no plan can loop), COMBINE ranges, MATOP shapes, and every
+ * only, so no plan can loop), COMBINE ranges and domains, sweep domains
+ * (loads by the position rule of optk.h, stores only into buffers shaped
+ * like the domain), MATOP shapes, and every
  * instruction: opcode, SSA order, argument count, the stage kinds it may
  * appear in, and index ranges.  Slots and combined reductions must be
  * written by an earlier op of the same plan before anything reads them.
@@ -16,6 +18,9 @@
 
 #include "ir.h"
 
+/* Symbolic matrix shape of a buffer: tensors shaped like p are rows x cols. */
+typedef struct Shape { int r, c; } Shape;
+
 typedef struct Verify {
   const IrProgram *prog;
   Str msg;
@@ -27,6 +32,9 @@ typedef struct Verify {
   int8_t *red_kind;    /* [nred] OptkReduceKind reduced by a sweep, or -1 */
   uint8_t *red_done;   /* [nred] combined */
   uint8_t *red_here;   /* [nred] reduced in the current sweep */
+  int *red_dom;        /* [nred] shape_key of the reducing sweep's domain */
+  Shape dom;           /* domain of the sweep being checked */
+  int dom_buf;         /* its buffer, -1 for the parameter */
   uint8_t *fn_seen[2]; /* [count] scalar / sweep function numbers used */
   int fn_count[2];
 } Verify;
@@ -141,11 +149,30 @@ static bool elem_shaped(const IrBuffer *b) {
          (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
 }
 
-/* Loadable in a sweep: element-shaped, or broadcast along rows/columns. */
-static bool loadable(const IrBuffer *b) {
-  bool d0 = b->dim0 == OPTK_DIM_ONE || b->dim0 == OPTK_DIM_ROWS;
-  bool d1 = b->dim1 == OPTK_DIM_ONE || b->dim1 == OPTK_DIM_COLS;
-  return elem_shaped(b) || (d0 && d1);
+static Shape shape_of(const IrBuffer *b) {
+  if (elem_shaped(b))
+    return (Shape){OPTK_DIM_ROWS, OPTK_DIM_COLS};
+  return (Shape){b->dim0, b->dim1};
+}
+
+static bool same(Shape x, Shape y) { return x.r == y.r && x.c == y.c; }
+
+/* The shape of sweep domain `a`: the parameter (rows x cols) for -1, p, g
+ * and buffers shaped like p, else the buffer's dims (optk.h). */
+static Shape domain_shape(const IrProgram *p, int a) {
+  if (a < 2 || a >= p->nbufs) return (Shape){OPTK_DIM_ROWS, OPTK_DIM_COLS};
+  return shape_of(&p->bufs[a]);
+}
+
+static int shape_key(Shape s) { return s.r * 4 + s.c; }
+
+/* Loadable in a sweep over `dom`: the domain's shape, or broadcast: a
+ * column vector (dom.r, ONE), a row vector (ONE, dom.c) or one value. */
+static bool loadable(const IrBuffer *b, Shape dom) {
+  if (same(shape_of(b), dom)) return true;
+  if (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_ONE) return true;
+  return (b->dim1 == OPTK_DIM_ONE && (int)b->dim0 == dom.r) ||
+         (b->dim0 == OPTK_DIM_ONE && (int)b->dim1 == dom.c);
 }
 
 static bool check_slot_read(Verify *v, int slot) {
@@ -161,12 +188,13 @@ static bool check_buffer_index(Verify *v, const IrInst *in) {
   if (!in_range(in->index, p->nbufs))
     return fail(v, "buffer %d out of range (%d buffers)", in->index, p->nbufs);
   const IrBuffer *b = &p->bufs[in->index];
-  if (in->op == IR_LOAD && !loadable(b))
+  if (in->op == IR_LOAD && !loadable(b, v->dom))
     return fail(v, "buffer %s cannot be loaded elementwise", b->name);
   if (in->op == IR_STORE && b->role == OPTK_BUF_GRAD)
     return fail(v, "cannot store into g (read-only)");
-  if (in->op == IR_STORE && !elem_shaped(b))
-    return fail(v, "cannot store into %s: not shaped like p", b->name);
+  if (in->op == IR_STORE && !same(shape_of(b), v->dom))
+    return fail(v, "cannot store into %s: not shaped like %s", b->name,
+                v->dom_buf < 0 ? "p" : p->bufs[v->dom_buf].name);
   return true;
 }
 
@@ -177,6 +205,7 @@ static bool check_reduce(Verify *v, const IrInst *in) {
     return fail(v, "bad reduction kind %d", in->aux);
   if (v->red_here[in->index]) return fail(v, "red%d reduced twice", in->index);
   v->red_here[in->index] = 1;
+  v->red_dom[in->index] = shape_key(v->dom);
   v->red_kind[in->index] = (int8_t)in->aux;
   v->red_done[in->index] = 0;
   return true;
@@ -242,6 +271,10 @@ static bool check_code(Verify *v, const IrStage *st) {
   if (st->op.kind == OPTK_OP_SWEEP) {
     if (st->compute != OPTK_F32 && st->compute != OPTK_F64)
       return fail(v, "compute type must be f32 or f64");
+    if (st->op.a != -1 && !in_range(st->op.a, v->prog->nbufs))
+      return fail(v, "domain buffer %d out of range (%d buffers)", st->op.a, v->prog->nbufs);
+    v->dom = domain_shape(v->prog, st->op.a);
+    v->dom_buf = same(v->dom, domain_shape(v->prog, -1)) ? -1 : st->op.a;
     memset(v->red_here, 0, (size_t)v->prog->nred);
   }
   for (int i = 0; i < st->ninsts; i++)
@@ -270,10 +303,14 @@ static bool check_combine(Verify *v, const OptkOp *op) {
     return fail(v, "combine red%d..%d out of range (%d reductions)", op->a,
                 op->a + op->b - 1, nred);
   if (op->scope > OPTK_SCOPE_GROUP) return fail(v, "bad scope %d", op->scope);
+  if (op->c != -1 && !in_range(op->c, v->prog->nbufs))
+    return fail(v, "domain buffer %d out of range (%d buffers)", op->c, v->prog->nbufs);
   for (int r = op->a; r < op->a + op->b; r++) {
     if (v->red_kind[r] < 0) return fail(v, "red%d is combined before any sweep reduces it", r);
     if (v->red_kind[r] != op->flags)
       return fail(v, "red%d: combine kind differs from the sweep's", r);
+    if (v->red_dom[r] != shape_key(domain_shape(v->prog, op->c)))
+      return fail(v, "red%d: combine domain differs from the sweep's", r);
     v->red_done[r] = 1;
   }
   return true;
@@ -322,16 +359,14 @@ static bool check_host(Verify *v, const OptkOp *op) {
   }
 }
 
-/* Symbolic matrix shape of a buffer: tensors shaped like p are rows x cols. */
-typedef struct Shape { int r, c; } Shape;
-
-static Shape shape_of(const IrBuffer *b) {
-  if (elem_shaped(b))
-    return (Shape){OPTK_DIM_ROWS, OPTK_DIM_COLS};
-  return (Shape){b->dim0, b->dim1};
+/* Symbolic dims agree; n and rows also do (a vector shaped like p is
+ * rows x cols, rows = n for a 1-D parameter, as in BFGS's n x n H @ g);
+ * the runtime checks the resolved sizes. */
+static bool deq(int a, int b) {
+  return a == b || (a == OPTK_DIM_N && b == OPTK_DIM_ROWS) || (a == OPTK_DIM_ROWS && b == OPTK_DIM_N);
 }
 
-static bool same(Shape x, Shape y) { return x.r == y.r && x.c == y.c; }
+static bool dsame(Shape x, Shape y) { return deq(x.r, y.r) && deq(x.c, y.c); }
 
 static bool matop_shapes(Verify *v, const OptkOp *op, Shape a, Shape b, Shape c) {
   bool ok;
@@ -339,18 +374,18 @@ static bool matop_shapes(Verify *v, const OptkOp *op, Shape a, Shape b, Shape c)
   case OPTK_MAT_GEMM: {
     Shape x = (op->flags & OPTK_MATOP_TRANS_A) ? (Shape){a.c, a.r} : a;
     Shape y = (op->flags & OPTK_MATOP_TRANS_B) ? (Shape){b.c, b.r} : b;
-    ok = x.c == y.r && c.r == x.r && c.c == y.c;
+    ok = deq(x.c, y.r) && deq(c.r, x.r) && deq(c.c, y.c);
     break;
   }
   case OPTK_MAT_INV_ROOT: case OPTK_MAT_EIGVECS:
-    ok = a.r == a.c && same(a, c);
+    ok = deq(a.r, a.c) && dsame(a, c);
     break;
-  case OPTK_MAT_SOLVE: ok = a.r == a.c && b.r == a.r && same(b, c); break;
-  case OPTK_MAT_TRANSPOSE: ok = c.r == a.c && c.c == a.r; break;
-  case OPTK_MAT_ROWMEAN: ok = c.r == a.r && c.c == OPTK_DIM_ONE; break;
-  case OPTK_MAT_COLMEAN: ok = c.r == OPTK_DIM_ONE && c.c == a.c; break;
-  case OPTK_MAT_IDENTITY: ok = c.r == c.c; break;
-  default: ok = same(a, c); break; /* OPTK_MAT_COPY */
+  case OPTK_MAT_SOLVE: ok = deq(a.r, a.c) && deq(b.r, a.r) && dsame(b, c); break;
+  case OPTK_MAT_TRANSPOSE: ok = deq(c.r, a.c) && deq(c.c, a.r); break;
+  case OPTK_MAT_ROWMEAN: ok = deq(c.r, a.r) && c.c == OPTK_DIM_ONE; break;
+  case OPTK_MAT_COLMEAN: ok = c.r == OPTK_DIM_ONE && deq(c.c, a.c); break;
+  case OPTK_MAT_IDENTITY: ok = deq(c.r, c.c); break;
+  default: ok = dsame(a, c); break; /* OPTK_MAT_COPY */
   }
   return ok ? true : fail(v, "matop shapes do not agree");
 }
@@ -426,6 +461,7 @@ int ir_verify_program(const IrProgram *prog, char **err) {
     v.red_kind = xcalloc((size_t)prog->nred + 1, 1);
     v.red_done = xcalloc((size_t)prog->nred + 1, 1);
     v.red_here = xcalloc((size_t)prog->nred + 1, 1);
+    v.red_dom = xcalloc((size_t)prog->nred + 1, sizeof(int));
     count_fns(&v, prog->stages, prog->nstages);
     count_fns(&v, prog->init_stages, prog->ninit_stages);
     for (int k = 0; k < 2; k++) v.fn_seen[k] = xcalloc((size_t)v.fn_count[k] + 1, 1);
@@ -434,6 +470,7 @@ int ir_verify_program(const IrProgram *prog, char **err) {
     free(v.red_kind);
     free(v.red_done);
     free(v.red_here);
+    free(v.red_dom);
     free(v.fn_seen[0]);
     free(v.fn_seen[1]);
   }

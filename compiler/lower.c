@@ -10,6 +10,15 @@
  * in FN_IF/FN_ENDIF so the plan can skip it (its condition must then be
  * group-uniform).  Wrappers of branches without barriers are dropped at
  * the end.
+ *
+ * Matrices (docs/ir.md): values shaped like p are ELEM whatever they came
+ * from; other matrices are MAT values.  Matrix ops (@ with transposes
+ * folded into GEMM's flags, .T, rowmean, colmean, outer, inv_root,
+ * eigvecs, solve) are FN_MATOP barriers, hessian() FN_HESSIAN; an operand
+ * that is elementwise MAT work is first written to a scratch by an
+ * FN_MSWEEP, as is a matrix state's new value; a matrix state's final
+ * value is stored by an FN_MSWEEP into its buffer.  `I` is row == col
+ * with its size taken from the other operand.
  */
 #include "lower.h"
 
@@ -29,6 +38,7 @@ typedef struct Lower {
   int *mem;           /* [ENV_FIXED + nstates]: value in memory (-1 unknown) */
   int *state_buf;     /* state -> buffer, or -1 */
   int *state_ss;      /* state -> scalar state, or -1 */
+  int *state_mbuf;    /* state -> matrix buffer (not shaped like p), or -1 */
   int pver, gver, fver;
   const int *params;  /* arguments of the def being inlined */
   int depth;
@@ -40,21 +50,17 @@ typedef struct Lower {
 
 static int lower_expr(Lower *L, const AstNode *e);
 static void lower_body(Lower *L, const AstList *body);
+static int mstate_of(const Lower *L, int v);
 
 static void error_at(Lower *L, Span at, const char *fmt, const char *arg) {
   diag_error(L->diags, at, fmt, arg);
   L->errors++;
 }
 
-/* Matrix rules (matrix states, @, transpose, rowmean, colmean, outer,
- * inv_root, eigvecs, I) and the dense host calls (hessian, solve) are
- * not lowered: one error at the construct, and a placeholder value. */
+/* What lowering does not support: one error at the construct, and a
+ * placeholder value. */
 static int not_compiled(Lower *L, Span at, const char *what) {
-  diag_error(L->diags, at,
-             "%s is not lowered by this version of optc: matrix operations, hessian and "
-             "solve are left for later (it lowers elementwise math, reductions, random "
-             "tensors, hvp and linesearch)",
-             what);
+  diag_error(L->diags, at, "%s is not supported by this version of optc", what);
   L->errors++;
   return L->f ? irf_const(L->f, 0, at) : -1;
 }
@@ -70,6 +76,13 @@ static int load(Lower *L, int buf, int version, Span at) {
 
 static int state_entry_value(Lower *L, int s, Span at) {
   if (L->state_buf[s] >= 0) return load(L, L->state_buf[s], 0, at);
+  if (L->state_mbuf[s] >= 0) {
+    const IrBuffer *b = &L->prog->bufs[L->state_mbuf[s]];
+    int v = irf_leaf(L->f, IR_LOAD, L->state_mbuf[s], 0, IR_SHAPE_MAT, at);
+    L->f->data[v].mdim[0] = (uint8_t)b->dim0;
+    L->f->data[v].mdim[1] = (uint8_t)b->dim1;
+    return v;
+  }
   return irf_leaf(L->f, IR_SSTATE, L->state_ss[s], 0, IR_SHAPE_SCALAR, at);
 }
 
@@ -82,10 +95,7 @@ static void init_env(Lower *L) {
   L->env[ENV_P] = load(L, 0, 0, at);
   L->env[ENV_G] = load(L, 1, 0, at);
   L->env[ENV_F] = irf_leaf(L->f, IR_LOSS, 0, 0, IR_SHAPE_SCALAR, at);
-  for (int s = 0; s < L->sp->nstates; s++) /* matrix states: reported, 0 here */
-    L->env[state_slot(s)] = L->state_buf[s] >= 0 || L->state_ss[s] >= 0
-                                ? state_entry_value(L, s, at)
-                                : irf_const(L->f, 0, at);
+  for (int s = 0; s < L->sp->nstates; s++) L->env[state_slot(s)] = state_entry_value(L, s, at);
   memcpy(L->mem, L->env, sizeof(int) * (size_t)(ENV_FIXED + L->sp->nstates));
 }
 
@@ -109,14 +119,63 @@ static void sync_p(Lower *L) {
   L->mem[ENV_P] = L->env[ENV_P];
 }
 
+/* A barrier of the matrix ops (FN_MATOP, FN_MSWEEP, FN_HESSIAN); its
+ * value is ELEM when (d0, d1) is shaped like p, else MAT. */
+static int mat_barrier(Lower *L, int op, int arg, int d0, int d1, Span at) {
+  IrFInst in;
+  memset(&in, 0, sizeof in);
+  in.op = op;
+  in.args[0] = arg;
+  in.args[1] = in.args[2] = -1;
+  for (int k = 0; k < 4; k++) in.xargs[k] = -1;
+  bool elem = (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_COLS) || (d0 == OPTK_DIM_N && d1 == OPTK_DIM_ONE) ||
+              (d0 == OPTK_DIM_N && d1 == OPTK_DIM_COLS);
+  in.shape = elem ? IR_SHAPE_ELEM : IR_SHAPE_MAT;
+  in.mdim[0] = (uint8_t)d0;
+  in.mdim[1] = (uint8_t)d1;
+  in.index = in.out = -1;
+  in.span = at;
+  L->nbarriers++;
+  return irf_push(L->f, &in);
+}
+
+/* A sweep writing v (MAT or scalar) into `buf` (-1: a scratch) of dims
+ * (d0, d1). */
+static int msweep(Lower *L, int v, int buf, int d0, int d1, Span at) {
+  int m = mat_barrier(L, FN_MSWEEP, v, d0, d1, at);
+  L->f->data[m].shape = IR_SHAPE_MAT;
+  L->f->data[m].index = buf;
+  return m;
+}
+
+static bool mat_known(const IrFInst *in) {
+  return in->mdim[0] != IR_DIM_ANY && in->mdim[1] != IR_DIM_ANY;
+}
+
+/* A MAT operand of a matrix op must be in memory: elementwise matrix work
+ * gets its own sweep.  Loads, barrier outputs and ELEM values (the
+ * scheduler gives those a buffer) pass through. */
+static int materialize(Lower *L, int v, Span at) {
+  const IrFInst *in = &L->f->data[v];
+  if (!irf_is_mat(in) || in->op == IR_LOAD || irf_is_barrier(in)) return v;
+  if (!mat_known(in)) return not_compiled(L, at, "the identity I without a size from its context");
+  return msweep(L, v, -1, in->mdim[0], in->mdim[1], at);
+}
+
 /* The final values of p and the states, in state order after p. */
 static void store_final(Lower *L) {
   sync_p(L);
   for (int s = 0; s < L->sp->nstates; s++) {
     int v = L->env[state_slot(s)];
     if (v < 0 || v == L->mem[state_slot(s)]) continue;
-    if (L->state_buf[s] >= 0) store_value(L, IR_STORE, L->state_buf[s], v);
-    else store_value(L, IR_SSTATE_SET, L->state_ss[s], v);
+    if (L->state_mbuf[s] >= 0) {
+      const IrBuffer *b = &L->prog->bufs[L->state_mbuf[s]];
+      msweep(L, v, L->state_mbuf[s], b->dim0, b->dim1, L->f->data[v].span);
+    } else if (L->state_buf[s] >= 0) {
+      store_value(L, IR_STORE, L->state_buf[s], v);
+    } else {
+      store_value(L, IR_SSTATE_SET, L->state_ss[s], v);
+    }
   }
 }
 
@@ -133,8 +192,12 @@ static int lower_builtin_var(Lower *L, const AstNode *e) {
   case BV_COLS: return irf_leaf(L->f, IR_COLS, 0, 0, IR_SHAPE_SCALAR, e->span);
   case BV_INF: return irf_const(L->f, INFINITY, e->span);
   case BV_PI: return irf_const(L->f, 3.14159265358979323846, e->span);
-  default:
-    return not_compiled(L, e->span, "the identity I");
+  default: { /* BV_I: row == col, its size from the other operand */
+    int r = irf_leaf(L->f, IR_ROW_INDEX, 0, 0, IR_SHAPE_MAT, e->span);
+    int c = irf_leaf(L->f, IR_COL_INDEX, 0, 0, IR_SHAPE_MAT, e->span);
+    for (int k = 0; k < 2; k++) L->f->data[r].mdim[k] = L->f->data[c].mdim[k] = IR_DIM_ANY;
+    return irf_op2(L->f, IR_EQ, r, c, e->span);
+  }
   }
 }
 
@@ -151,6 +214,13 @@ static int lower_name(Lower *L, const AstNode *e) {
   if (v < 0) {
     error_at(L, e->span, "'%s' has no value here", e->name.id);
     return irf_const(L->f, 0, e->span);
+  }
+  int ms = mstate_of(L, v);
+  if (ms >= 0 && L->env[state_slot(ms)] != v) {
+    char what[256];
+    snprintf(what, sizeof what, "'%s' holds the value matrix state '%s' had before it was assigned",
+             e->name.id, L->sp->states[ms]->state.name);
+    error_at(L, e->span, "%s; a matrix state's buffer keeps only its latest value", what);
   }
   return v;
 }
@@ -176,11 +246,64 @@ static IrOp binary_op(AstOp op) {
   }
 }
 
+/* ---- matrix ops ------------------------------------------------------------ */
+
+/* v's dims as a matrix: a MAT's own, (ROWS, COLS) for values shaped like p. */
+static void dims_of(const Lower *L, int v, int d[2]) {
+  const IrFInst *in = &L->f->data[v];
+  d[0] = irf_is_mat(in) ? in->mdim[0] : OPTK_DIM_ROWS;
+  d[1] = irf_is_mat(in) ? in->mdim[1] : OPTK_DIM_COLS;
+}
+
+static int matop(Lower *L, OptkMatOp fn, int a, int b, uint32_t flags, int d0, int d1, Span at) {
+  int v = mat_barrier(L, FN_MATOP, a, d0, d1, at);
+  IrFInst *in = &L->f->data[v];
+  in->index = fn;
+  in->aux = (int32_t)flags;
+  in->xargs[0] = b;
+  return v;
+}
+
+/* A matrix operand: materialized, and (for GEMM, trans != 0) a transpose
+ * folded into the flag `trans`. */
+static int mat_operand(Lower *L, int v, uint32_t trans, uint32_t *flags, int d[2], Span at) {
+  v = materialize(L, v, at);
+  const IrFInst *in = &L->f->data[v];
+  if (irf_is_scalar(in)) {
+    d[0] = d[1] = OPTK_DIM_ONE;
+    return not_compiled(L, at, "a matrix op on a scalar");
+  }
+  if (trans && in->op == FN_MATOP && in->index == OPTK_MAT_TRANSPOSE) {
+    *flags |= trans;
+    v = in->args[0];
+    dims_of(L, v, d);
+    int t = d[0];
+    d[0] = d[1], d[1] = t;
+    return v;
+  }
+  dims_of(L, v, d);
+  return v;
+}
+
+static int lower_matmul(Lower *L, const AstNode *e) {
+  uint32_t flags = 0;
+  int da[2], db[2];
+  int a = mat_operand(L, lower_expr(L, e->binary.lhs), OPTK_MATOP_TRANS_A, &flags, da, e->span);
+  int b = mat_operand(L, lower_expr(L, e->binary.rhs), OPTK_MATOP_TRANS_B, &flags, db, e->span);
+  return matop(L, OPTK_MAT_GEMM, a, b, flags, da[0], db[1], e->span);
+}
+
+static int transpose_of(Lower *L, int v, Span at) {
+  int d[2];
+  v = materialize(L, v, at);
+  if (irf_is_scalar(&L->f->data[v])) return v;
+  dims_of(L, v, d);
+  return matop(L, OPTK_MAT_TRANSPOSE, v, -1, 0, d[1], d[0], at);
+}
+
 static int lower_binary(Lower *L, const AstNode *e) {
   IrOp op = binary_op(e->binary.op);
-  if (op == IR_OP_COUNT) {
-    return not_compiled(L, e->span, "the matrix product '@'");
-  }
+  if (op == IR_OP_COUNT) return lower_matmul(L, e);
   int a = lower_expr(L, e->binary.lhs);
   int b = lower_expr(L, e->binary.rhs);
   return irf_op2(L->f, op, a, b, e->span);
@@ -211,10 +334,53 @@ static int reduce(Lower *L, int value, OptkReduceKind kind, bool group, Span at)
   return irf_push(L->f, &in);
 }
 
+static int mreduce(Lower *L, int value, OptkReduceKind kind, Span at) {
+  if (!mat_known(&L->f->data[value]))
+    return not_compiled(L, at, "a reduction of the identity I");
+  IrFInst in;
+  memset(&in, 0, sizeof in);
+  in.op = FN_MREDUCE;
+  in.args[0] = value;
+  in.args[1] = in.args[2] = -1;
+  for (int k = 0; k < 4; k++) in.xargs[k] = -1;
+  in.aux = kind;
+  in.shape = IR_SHAPE_BARRIER;
+  in.span = at;
+  L->nbarriers++;
+  return irf_push(L->f, &in);
+}
+
+static int dim_value(Lower *L, int d, Span at) {
+  IrOp op = d == OPTK_DIM_ROWS ? IR_ROWS : d == OPTK_DIM_COLS ? IR_COLS : IR_NUMEL;
+  if (d == OPTK_DIM_ONE) return irf_const(L->f, 1, at);
+  return irf_leaf(L->f, op, 0, 0, IR_SHAPE_SCALAR, at);
+}
+
+/* sum, mean, dot, norm, norminf of a matrix: a sweep over its domain. */
+static int lower_mat_reduction(Lower *L, const AstNode *e, const int *a) {
+  Span at = e->span;
+  IrFunc *f = L->f;
+  if (e->call.group) return not_compiled(L, at, "a group reduction of a matrix");
+  switch (e->call.builtin) {
+  case BF_SUM: return mreduce(L, a[0], OPTK_RED_SUM, at);
+  case BF_DOT: return mreduce(L, irf_op2(f, IR_MUL, a[0], a[1], at), OPTK_RED_SUM, at);
+  case BF_NORM: return irf_op1(f, IR_SQRT, mreduce(L, irf_op2(f, IR_MUL, a[0], a[0], at), OPTK_RED_SUM, at), at);
+  case BF_NORMINF: return mreduce(L, irf_op1(f, IR_ABS, a[0], at), OPTK_RED_MAX, at);
+  default: { /* BF_MEAN */
+    int d0 = f->data[a[0]].mdim[0], d1 = f->data[a[0]].mdim[1];
+    int r = dim_value(L, d0, at), c = dim_value(L, d1, at);
+    int sum = mreduce(L, a[0], OPTK_RED_SUM, at);
+    return irf_op2(f, IR_DIV, sum, irf_op2(f, IR_MUL, r, c, at), at);
+  }
+  }
+}
+
 static int lower_reduction(Lower *L, const AstNode *e, const int *a) {
   bool group = e->call.group;
   Span at = e->span;
   IrFunc *f = L->f;
+  for (int k = 0; k < e->call.args.len && k < 2; k++)
+    if (irf_is_mat(&f->data[a[k]])) return lower_mat_reduction(L, e, a);
   switch (e->call.builtin) {
   case BF_SUM: return reduce(L, a[0], OPTK_RED_SUM, group, at);
   case BF_DOT: return reduce(L, irf_op2(f, IR_MUL, a[0], a[1], at), OPTK_RED_SUM, group, at);
@@ -309,13 +475,69 @@ static int lower_def_call(Lower *L, const AstNode *e, const int *a) {
   return v;
 }
 
+static int lower_hessian(Lower *L, Span at) {
+  sync_p(L); /* the host evaluates the Hessian at the current p */
+  int v = mat_barrier(L, FN_HESSIAN, -1, OPTK_DIM_N, OPTK_DIM_N, at);
+  L->f->data[v].shape = IR_SHAPE_MAT;
+  return v;
+}
+
+/* solve(A, b): b's shape (ELEM for a vector like p). */
+static int lower_solve(Lower *L, const AstNode *e, const int *a) {
+  uint32_t flags = 0;
+  int da[2], db[2];
+  int m = mat_operand(L, a[0], 0, &flags, da, e->span);
+  int b = materialize(L, a[1], e->span);
+  dims_of(L, b, db);
+  return matop(L, OPTK_MAT_SOLVE, m, b, 0, db[0], db[1], e->span);
+}
+
+/* outer(u, v) = u v' for vectors: values like p are columns (N, ONE). */
+static int lower_outer(Lower *L, const AstNode *e, const int *a) {
+  int u = materialize(L, a[0], e->span), v = materialize(L, a[1], e->span);
+  int du[2], dv[2];
+  dims_of(L, u, du);
+  dims_of(L, v, dv);
+  int r = irf_is_mat(&L->f->data[u]) ? du[0] : OPTK_DIM_N;
+  int c = irf_is_mat(&L->f->data[v]) ? dv[0] : OPTK_DIM_N;
+  return matop(L, OPTK_MAT_GEMM, u, v, OPTK_MATOP_TRANS_B, r, c, e->span);
+}
+
+static int lower_mat_call(Lower *L, const AstNode *e, const int *a) {
+  Span at = e->span;
+  uint32_t flags = 0;
+  int d[2];
+  switch (e->call.builtin) {
+  case BF_TRANSPOSE: return transpose_of(L, a[0], at);
+  case BF_OUTER: return lower_outer(L, e, a);
+  case BF_ROWMEAN: case BF_COLMEAN: {
+    int v = materialize(L, a[0], at);
+    dims_of(L, v, d);
+    bool row = e->call.builtin == BF_ROWMEAN;
+    return matop(L, row ? OPTK_MAT_ROWMEAN : OPTK_MAT_COLMEAN, v, -1, 0,
+                 row ? d[0] : OPTK_DIM_ONE, row ? OPTK_DIM_ONE : d[1], at);
+  }
+  default: break;
+  }
+  int v = mat_operand(L, a[0], 0, &flags, d, at);
+  if (e->call.builtin == BF_EIGVECS) return matop(L, OPTK_MAT_EIGVECS, v, -1, 0, d[0], d[1], at);
+  int eps = e->call.args.len > 2 ? a[2] : irf_const(L->f, 0, at); /* BF_INV_ROOT */
+  int m = matop(L, OPTK_MAT_INV_ROOT, v, -1, 0, d[0], d[1], at);
+  L->f->data[m].xargs[1] = a[1];
+  L->f->data[m].xargs[2] = eps;
+  return m;
+}
+
 static int lower_builtin_call(Lower *L, const AstNode *e, const int *a) {
   switch (builtin_class((BuiltinFn)e->call.builtin)) {
   case BC_ELEM: return lower_elem_call(L, e, a);
   case BC_RED: return lower_reduction(L, e, a);
   case BC_RNG: return lower_rng(L, e);
+  case BC_MAT: return lower_mat_call(L, e, a);
   case BC_HOST:
     if (e->call.builtin == BF_HVP) return lower_hvp(L, e, a);
+    if (e->call.builtin == BF_HESSIAN) return lower_hessian(L, e->span);
+    if (e->call.builtin == BF_SOLVE) return lower_solve(L, e, a);
     break;
   default: break;
   }
@@ -359,12 +581,42 @@ static int lower_expr(Lower *L, const AstNode *e) {
   case AST_UNARY: return lower_unary(L, e);
   case AST_BINARY: return lower_binary(L, e);
   case AST_CALL: return lower_call(L, e);
-  default:
-    return not_compiled(L, e->span, "the transpose '.T'");
+  default: /* AST_TRANSPOSE */
+    return transpose_of(L, lower_expr(L, e->unary.operand), e->span);
   }
 }
 
 /* ---- statements ---------------------------------------------------------- */
+
+/* The matrix state whose buffer holds value v, or -1. */
+static int mstate_of(const Lower *L, int v) {
+  const IrFInst *in = &L->f->data[v];
+  int b = in->op == IR_LOAD && irf_is_mat(in) ? in->index
+          : in->op == FN_MSWEEP                ? in->index
+          : in->op == FN_MATOP || in->op == FN_HESSIAN ? in->out
+                                                        : -1;
+  for (int s = 0; b > 1 && s < L->sp->nstates; s++)
+    if (L->state_mbuf[s] == b) return s;
+  return -1;
+}
+
+/* Assigning a matrix state writes its buffer at once (rounded to its
+ * dtype, as every later use reads it): a matrix op of the state's dims
+ * writes there directly, anything else is stored by a sweep.  The value
+ * then lives in the buffer, so the old value is gone (lower_name checks
+ * that nothing reads it later). */
+static int matrix_state_value(Lower *L, int state, int v, Span at) {
+  int buf = L->state_mbuf[state];
+  const IrBuffer *b = &L->prog->bufs[buf];
+  if (mstate_of(L, v) == state) return v;
+  IrFInst *in = &L->f->data[v];
+  bool op = (in->op == FN_MATOP || in->op == FN_HESSIAN) && irf_is_mat(in) && in->out <= 1;
+  if (op && in->mdim[0] == b->dim0 && in->mdim[1] == b->dim1) {
+    in->out = buf;
+    return v;
+  }
+  return msweep(L, v, buf, b->dim0, b->dim1, at);
+}
 
 static void lower_assign(Lower *L, const AstNode *s) {
   static const IrOp COMPOUND[] = {[AST_ADD_SET] = IR_ADD, [AST_SUB_SET] = IR_SUB,
@@ -380,6 +632,8 @@ static void lower_assign(Lower *L, const AstNode *s) {
     }
     v = irf_op2(L->f, COMPOUND[s->assign.op], L->env[slot], v, s->span);
   }
+  if (s->ref.kind == REF_STATE && L->state_mbuf[s->ref.index] >= 0)
+    v = L->mem[slot] = matrix_state_value(L, s->ref.index, v, s->span);
   L->env[slot] = v;
 }
 
@@ -414,10 +668,18 @@ static bool lower_branch(Lower *L, const AstList *body, int cond, Span at) {
   return barrier;
 }
 
+/* A matrix state assigned in a branch already holds its value in memory
+ * on both paths: the later of the two values (in program order, so after
+ * the block) stands for the buffer. */
 static void merge_env(Lower *L, int cond, const int *then_env, Span at) {
   for (int i = 0; i < L->nenv; i++) {
     int a = then_env[i], b = L->env[i];
     if (a == b) continue;
+    bool mstate = i >= ENV_FIXED && i < ENV_FIXED + L->sp->nstates && L->state_mbuf[i - ENV_FIXED] >= 0;
+    if (mstate && a >= 0 && b >= 0) {
+      L->env[i] = L->mem[i] = a > b ? a : b;
+      continue;
+    }
     L->env[i] = (a < 0 || b < 0) ? -1 : irf_op3(L->f, IR_SELECT, cond, a, b, at);
   }
 }
@@ -525,15 +787,38 @@ static void add_hypers(Lower *L) {
   }
 }
 
+static OptkDim optk_dim(TyDim d) {
+  switch (d) {
+  case DIM_ROWS: return OPTK_DIM_ROWS;
+  case DIM_COLS: return OPTK_DIM_COLS;
+  case DIM_N: return OPTK_DIM_N;
+  default: return OPTK_DIM_ONE;
+  }
+}
+
+/* matrix(rows, cols) is shaped like p: an ordinary tensor state with
+ * those dims.  Other shapes are matrix buffers (MAT values). */
+static void add_matrix_state(Lower *L, int i, const AstNode *s, OptkDType dt) {
+  OptkDim r = optk_dim(s->ty.rows), c = optk_dim(s->ty.cols);
+  if (dt == OPTK_BF16) {
+    not_compiled(L, s->state.name_span, "a bf16 matrix state (matrix ops need f32 or f64)");
+    dt = OPTK_F32;
+  }
+  int b = ir_program_add_buffer(L->prog, s->state.name, OPTK_BUF_STATE, dt, r, c);
+  if (r == OPTK_DIM_ROWS && c == OPTK_DIM_COLS) L->state_buf[i] = b;
+  else L->state_mbuf[i] = b;
+}
+
 static void add_states(Lower *L) {
   int n = L->sp->nstates;
   L->state_buf = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
   L->state_ss = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+  L->state_mbuf = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
   ir_program_add_buffer(L->prog, "p", OPTK_BUF_PARAM, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
   ir_program_add_buffer(L->prog, "g", OPTK_BUF_GRAD, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
   for (int i = 0; i < n; i++) {
     const AstNode *s = L->sp->states[i];
-    L->state_buf[i] = L->state_ss[i] = -1;
+    L->state_buf[i] = L->state_ss[i] = L->state_mbuf[i] = -1;
     OptkDType dt = dtype_of(s->state.dtype);
     if (s->state.skind == AST_STATE_TENSOR)
       L->state_buf[i] = ir_program_add_buffer(L->prog, s->state.name, OPTK_BUF_STATE, dt,
@@ -541,7 +826,7 @@ static void add_states(Lower *L) {
     else if (s->state.skind == AST_STATE_SCALAR)
       L->state_ss[i] = ir_program_add_sstate(L->prog, s->state.name, dt, 0);
     else
-      not_compiled(L, s->state.name_span, "a matrix state");
+      add_matrix_state(L, i, s, dt);
   }
 }
 
@@ -556,10 +841,15 @@ static void lower_inits(Lower *L, IrFunc *init) {
       L->prog->sstates[L->state_ss[i]].init = c;
       continue;
     }
-    if (L->state_buf[i] < 0 && L->state_ss[i] < 0) continue;
     int v = lower_expr(L, s->state.init);
-    if (L->state_buf[i] >= 0) store_value(L, IR_STORE, L->state_buf[i], v);
-    else store_value(L, IR_SSTATE_SET, L->state_ss[i], v);
+    if (L->state_mbuf[i] >= 0) {
+      const IrBuffer *b = &L->prog->bufs[L->state_mbuf[i]];
+      msweep(L, v, L->state_mbuf[i], b->dim0, b->dim1, s->state.init->span);
+    } else if (L->state_buf[i] >= 0) {
+      store_value(L, IR_STORE, L->state_buf[i], v);
+    } else {
+      store_value(L, IR_SSTATE_SET, L->state_ss[i], v);
+    }
   }
   free(L->env);
   free(L->mem);
@@ -585,5 +875,6 @@ int lower_program(IrProgram *prog, IrFunc *body, IrFunc *init, const SemaProgram
   free(L.mem);
   free(L.state_buf);
   free(L.state_ss);
+  free(L.state_mbuf);
   return L.errors;
 }

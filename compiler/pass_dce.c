@@ -18,6 +18,8 @@ static bool dead_store(const IrFunc *f, const IrFInst *in) {
 
 static bool is_root(const IrFunc *f, const IrFInst *in) {
   if (in->op == IR_STORE) return !dead_store(f, in);
+  if (in->op == FN_MSWEEP) return in->index >= 0; /* a matrix state's store */
+  if (in->op == FN_MATOP || in->op == FN_HESSIAN) return in->out > 1; /* likewise */
   return in->op == IR_SSTATE_SET || in->op == FN_LINESEARCH;
 }
 

@@ -14,7 +14,8 @@
  * results stay identical between the JIT, AOT code and the interpreter. */
 #include "ir_func.h"
 
-static bool elem(const IrFunc *f, int v) { return irf_is_elem(&f->data[v]); }
+/* Per element or a matrix: anything but a scalar factor. */
+static bool elem(const IrFunc *f, int v) { return !irf_is_scalar(&f->data[v]); }
 
 /* e * s with e per element and s scalar: returns e and s through pointers. */
 static bool elem_times_scalar(const IrFunc *f, int v, int *e, int *s) {

@@ -47,7 +47,7 @@ static int simplify_div(IrFunc *out, IrFInst *in) {
   int a = in->args[0], b = in->args[1];
   if (is_const(out, b, 1)) return a;
   const IrFInst *d = &out->data[b];
-  if (!irf_is_elem(&out->data[a]) || irf_is_elem(d)) return -1;
+  if (irf_is_scalar(&out->data[a]) || !irf_is_scalar(d)) return -1;
   if (d->op == IR_CONST && !power_of_two(d->imm)) return -1;
   int r = d->op == IR_CONST ? irf_const(out, 1 / d->imm, in->span)
                             : irf_op2(out, IR_DIV, irf_const(out, 1, in->span), b, in->span);

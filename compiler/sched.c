@@ -57,8 +57,11 @@ typedef struct Sched {
   int *ls_level;       /* [nls] level of each linesearch */
   int *ls_inst;        /* [nls] the linesearch instruction */
   int nls;
-  int *host_in;        /* host op: input buffer */
+  int *host_in;        /* host op: input buffer; matop: first operand */
+  int *host_in2;       /* matop: second operand buffer, or -1 */
   int *host_out;       /* hvp: output buffer */
+  int *mat_buf;        /* matop, msweep, hessian: output buffer; mreduce:
+                          its domain; -1 elsewhere */
   int *red_id, *slot_of, *slot_ctx;
   int nbufs0;          /* buffers before scratch */
   unsigned char *ok;   /* scratch for materialisation checks [len] */
@@ -68,7 +71,14 @@ typedef struct Sched {
 
 static int max2(int a, int b) { return a > b ? a : b; }
 
+static bool ctx_dominates(const struct Sched *S, int outer, int inner);
+
 static bool is_host(int op) { return op == FN_HVP || op == FN_LINESEARCH; }
+/* Host calls that read p from memory. */
+static bool reads_p(int op) { return is_host(op) || op == FN_HESSIAN; }
+/* Values a sweep computes per element: ELEM, and MAT (in a parameter
+ * sweep a MAT value broadcasts: a row or column vector). */
+static bool per_elem(const IrFInst *in) { return irf_is_elem(in) || irf_is_mat(in); }
 
 /* ---- 1. levels ------------------------------------------------------------- */
 
@@ -80,8 +90,8 @@ static int arg_ep(Sched *S, const IrFInst *in) {
   int e = 0;
   for (int k = 0; k < 3; k++)
     if (in->args[k] >= 0) e = max2(e, S->ep[in->args[k]]);
-  for (int k = 0; k < 4; k++)
-    if (in->xargs[k] >= 0) e = max2(e, S->ep[in->xargs[k]] - 1);
+  for (int k = 0; k < 4; k++) /* scalars, from the SCALAR stage before */
+    if (in->xargs[k] >= 0) e = max2(e, S->ep[in->xargs[k]] - (k || in->op != FN_MATOP));
   return e;
 }
 
@@ -195,7 +205,8 @@ static int content_at(const Sched *S, int b, int j) {
  * holds a rounded copy, so later sweeps recompute the value instead. */
 static bool holds(const Sched *S, int content, int b, int v) {
   const IrFInst *in = &S->f->data[v];
-  if (content == v) return S->prog->bufs[b].dtype == S->compute;
+  if (content == v) /* a matrix op's value is its output, rounded to its dtype */
+    return S->prog->bufs[b].dtype == S->compute || irf_is_mat(in) || irf_is_barrier(in);
   return in->op == IR_LOAD && in->index == b && content == -(in->aux + 1);
 }
 
@@ -243,9 +254,9 @@ static void compute_ok(Sched *S, int j, int last) {
   for (int v = 0; v <= last; v++) {
     const IrFInst *in = &S->f->data[v];
     bool ok;
-    if (!irf_is_elem(in)) ok = true;
+    if (!per_elem(in)) ok = true;
     else if (buffer_holding(S, cont, v) >= 0) ok = true;
-    else if (in->op == IR_LOAD || in->op == FN_HVP) ok = false;
+    else if (in->op == IR_LOAD || irf_is_barrier(in)) ok = false;
     else {
       ok = true;
       for (int k = 0; k < 3; k++)
@@ -272,14 +283,21 @@ static int phase_failure(Sched *S, int j, Roots *r) {
   return -1;
 }
 
+/* An ELEM operand read straight from p, g or a state still holds it. */
+static bool input_intact(const Sched *S, int i, int b, int v) {
+  if (b < 0 || b >= S->nbufs0 || v < 0 || !irf_is_elem(&S->f->data[v])) return true;
+  return holds_stored(S, content_at(S, b, S->lvl[i] + 1), b, v);
+}
+
 static bool plan_ok(Sched *S, Roots *r) {
   for (int j = 0; j < S->nphases; j++)
     if (phase_failure(S, j, r) >= 0) return false;
-  for (int i = 0; i < S->f->len; i++) /* host inputs read directly */
-    if (is_host(S->f->data[i].op) && S->host_in[i] >= 0 && S->host_in[i] < S->nbufs0 &&
-        !holds_stored(S, content_at(S, S->host_in[i], S->lvl[i] + 1), S->host_in[i],
-                      S->f->data[i].args[0]))
-      return false;
+  for (int i = 0; i < S->f->len; i++) { /* host inputs read directly */
+    const IrFInst *in = &S->f->data[i];
+    if (!is_host(in->op) && in->op != FN_MATOP) continue;
+    if (!input_intact(S, i, S->host_in[i], in->args[0])) return false;
+    if (in->op == FN_MATOP && !input_intact(S, i, S->host_in2[i], in->xargs[0])) return false;
+  }
   return true;
 }
 
@@ -314,12 +332,12 @@ static void collect_stores(Sched *S) {
     if (in->op != IR_STORE) continue;
     int lo = S->ep[in->args[0]], hi = S->nphases - 1;
     for (int k = i - 1; k >= 0; k--)
-      if (in->index == 0 && is_host(f->data[k].op)) {
+      if (in->index == 0 && reads_p(f->data[k].op)) {
         lo = max2(lo, S->lvl[k] + 1);
         break;
       }
     for (int k = i + 1; k < f->len; k++)
-      if (in->index == 0 && is_host(f->data[k].op)) {
+      if (in->index == 0 && reads_p(f->data[k].op)) {
         hi = S->lvl[k];
         break;
       }
@@ -337,12 +355,83 @@ static void place_store(Sched *S, Store *s, Roots *r) {
   s->phase = -1;
 }
 
+static int new_mat_scratch(Sched *S, int d0, int d1) {
+  int n = S->prog->scratch_buffers++;
+  char name[32];
+  snprintf(name, sizeof name, "scratch%d", n);
+  return ir_program_add_buffer(S->prog, name, OPTK_BUF_SCRATCH, S->compute, (OptkDim)d0,
+                               (OptkDim)d1);
+}
+
+/* The buffer holding value v of an earlier barrier or a load, or -1. */
+static int buffer_of(const Sched *S, int v) {
+  const IrFInst *in = &S->f->data[v];
+  if (S->mat_buf[v] >= 0 && in->op != FN_MREDUCE) return S->mat_buf[v];
+  if (in->op == FN_HVP) return S->host_out[v];
+  return in->op == IR_LOAD ? in->index : -1;
+}
+
+/* A matrix op's operand: a MAT value's buffer; an ELEM value read where
+ * it is (a load or an earlier op's output), else written to a scratch by
+ * the sweep of the op's level. */
+static int matop_input(Sched *S, int i, int v) {
+  if (v < 0) return -1;
+  int b = buffer_of(S, v);
+  if (b >= 0 || !irf_is_elem(&S->f->data[v])) return b;
+  /* a state the value was stored into (its rounded copy, as a matrix
+   * state's value is), or a scratch copy made for an earlier op */
+  for (int k = 0; k < S->stores.len; k++) {
+    const Store *st = &S->stores.data[k];
+    if (st->value == v && st->buf >= 2 && st->phase >= 0 && st->phase <= S->lvl[i] &&
+        ctx_dominates(S, st->ctx, S->ctx[i]) && S->prog->bufs[st->buf].dtype != OPTK_BF16)
+      return st->buf;
+  }
+  b = new_scratch(S);
+  add_store(S, i, b, v, S->lvl[i], S->lvl[i], S->ctx[i], S->lvl[i]);
+  return b;
+}
+
+/* A matrix buffer with v's dims (an earlier MAT value's, most recent
+ * first) to name an mreduce's domain; else a scratch of those dims. */
+static int domain_for(Sched *S, int v) {
+  const IrFInst *root = &S->f->data[v];
+  for (int k = v; k >= 0; k--) {
+    const IrFInst *in = &S->f->data[k];
+    int b = irf_is_mat(in) ? buffer_of(S, k) : -1;
+    if (b >= 0 && in->mdim[0] == root->mdim[0] && in->mdim[1] == root->mdim[1]) return b;
+  }
+  return new_mat_scratch(S, root->mdim[0], root->mdim[1]);
+}
+
+static void plan_mat_io(Sched *S, int i) {
+  const IrFInst *in = &S->f->data[i];
+  int out = -1;
+  if (in->op == FN_MATOP) {
+    S->host_in[i] = matop_input(S, i, in->args[0]);
+    S->host_in2[i] = matop_input(S, i, in->xargs[0]);
+    out = in->out > 1         ? in->out
+          : irf_is_elem(in) ? new_scratch(S)
+                            : new_mat_scratch(S, in->mdim[0], in->mdim[1]);
+  } else if (in->op == FN_MSWEEP) {
+    out = in->index >= 0 ? in->index : new_mat_scratch(S, in->mdim[0], in->mdim[1]);
+  } else if (in->op == FN_HESSIAN) {
+    out = in->out > 1 ? in->out : new_mat_scratch(S, OPTK_DIM_N, OPTK_DIM_N);
+  } else { /* FN_MREDUCE: no output buffer */
+    S->mat_buf[i] = domain_for(S, in->args[0]);
+    return;
+  }
+  S->mat_buf[i] = out;
+  Write w = {out, S->lvl[i], 1, i, i};
+  VEC_PUSH(&S->writes, w);
+}
+
 /* Host inputs: read directly when the value is an intact buffer, else
  * written to a scratch buffer by the sweep of the host call's level. */
 static void plan_host_io(Sched *S) {
   const IrFunc *f = S->f;
   for (int i = 0; i < f->len; i++) {
     const IrFInst *in = &f->data[i];
+    if (in->op >= FN_MATOP && in->op <= FN_HESSIAN) plan_mat_io(S, i);
     if (!is_host(in->op)) continue;
     const IrFInst *v = &f->data[in->args[0]];
     int synced = -1; /* hvp(p) right after p's store reads p itself */
@@ -371,7 +460,7 @@ static void plan_host_io(Sched *S) {
   }
 }
 
-static bool ctx_dominates(const Sched *S, int outer, int inner) {
+static bool ctx_dominates(const struct Sched *S, int outer, int inner) {
   for (int c = inner;; c = S->ctx_parent[c]) {
     if (c == outer) return true;
     if (c == 0) return false;
@@ -392,7 +481,7 @@ static bool fix_with_scratch(Sched *S, int j, int root) {
       if (in->args[k] >= 0) mark[in->args[k]] = 1;
   }
   free(mark);
-  if (leaf < 0) return false;
+  if (leaf < 0 || irf_is_mat(&S->f->data[leaf])) return false;
   const IrFInst *in = &S->f->data[leaf];
   /* A version made inside a block is only used after it through the
    * selects that merge the block, which discard it when the block was
@@ -488,7 +577,7 @@ static int sweep_value(Sched *S, Code *c, int v, int j, const int *cont, Pending
     c->data[at].imm = in->imm;
     return at;
   }
-  if (!irf_is_elem(in)) {
+  if (!per_elem(in)) {
     int at = code_push(c, IR_SLOT, in);
     c->data[at].index = slot_for(S, v, S->phase_ctx[j], pend);
     return at;
@@ -513,7 +602,7 @@ static void mark_needed(Sched *S, const Roots *r, const int *cont, unsigned char
   for (int i = 0; i < r->len; i++) need[r->data[i]] = 1;
   for (int v = last; v >= 0; v--) {
     const IrFInst *in = &S->f->data[v];
-    if (!need[v] || !irf_is_elem(in) || buffer_holding(S, cont, v) >= 0) continue;
+    if (!need[v] || !per_elem(in) || buffer_holding(S, cont, v) >= 0) continue;
     for (int k = 0; k < 3; k++)
       if (in->args[k] >= 0) need[in->args[k]] = 1;
   }
@@ -540,7 +629,8 @@ static int mark_scalar_needs(Sched *S, const Pending *pend, const IntVec *sets, 
   }
   for (int v = last; v >= 0; v--) {
     const IrFInst *in = &S->f->data[v];
-    if (!need[v] || in->op == IR_REDUCE || in->op == FN_LINESEARCH) continue;
+    if (!need[v] || in->op == IR_REDUCE || in->op == FN_LINESEARCH || in->op == FN_MREDUCE)
+      continue;
     if (need[v] == 1 && slot_reusable(S, v, ctx)) continue;
     for (int k = 0; k < 3; k++)
       if (in->args[k] >= 0 && !need[in->args[k]]) need[in->args[k]] = 1;
@@ -555,7 +645,7 @@ static void scalar_value(Sched *S, Code *c, int v, bool reuse) {
   if (reuse || in->op == FN_LINESEARCH) {
     c->map[v] = code_push(c, IR_SLOT, in);
     c->data[c->map[v]].index = S->slot_of[v];
-  } else if (in->op == IR_REDUCE) {
+  } else if (in->op == IR_REDUCE || in->op == FN_MREDUCE) {
     c->map[v] = code_push(c, IR_RED, in);
     c->data[c->map[v]].index = S->red_id[v];
   } else {
@@ -617,12 +707,21 @@ static void assign_reds(Sched *S, int j, int first[4], int count[4]) {
 
 static int buffer_size(OptkDType t) { return t == OPTK_F64 ? 8 : t == OPTK_BF16 ? 2 : 4; }
 
+/* One element per element of p (row and column vectors and other
+ * matrices are not per-element costs). */
+static bool param_shaped(const IrBuffer *b) {
+  return (b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE) ||
+         (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_N) ||
+         (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
+}
+
 static void count_costs(Sched *S, const bool *loaded, const bool *stored, int j) {
   if (S->init || S->phase_ctx[j] != 0) return;
   S->prog->sweeps++;
   for (int b = 0; b < S->prog->nbufs; b++)
-    S->prog->bytes_per_element +=
-        (loaded[b] + stored[b]) * buffer_size(S->prog->bufs[b].dtype);
+    if (param_shaped(&S->prog->bufs[b]))
+      S->prog->bytes_per_element +=
+          (loaded[b] + stored[b]) * buffer_size(S->prog->bufs[b].dtype);
 }
 
 /* Appends the effects (reductions, then stores) after all values, so every
@@ -717,6 +816,95 @@ static void emit_linesearch(Sched *S, int i, int ctx) {
   add_op(S, plain_op(OPTK_OP_LINESEARCH, S->host_in[i], in->aux, first, S->slot_of[i]));
 }
 
+/* A matrix op; INV_ROOT's k and eps go to two consecutive slots. */
+static void emit_matop(Sched *S, int i, int ctx) {
+  const IrFInst *in = &S->f->data[i];
+  int slot = -1;
+  if (in->xargs[1] >= 0) {
+    Pending pend = {0};
+    slot = S->prog->nslot;
+    S->prog->nslot += 2;
+    for (int k = 0; k < 2; k++) {
+      PendItem it = {in->xargs[1 + k], slot + k};
+      VEC_PUSH(&pend, it);
+    }
+    emit_scalar_stage(S, &pend, ctx);
+    VEC_FREE(&pend);
+  }
+  add_op(S, ir_op_matop((OptkMatOp)in->index, S->host_in[i], S->host_in2[i], S->mat_buf[i], slot,
+                        (uint32_t)in->aux));
+}
+
+/* Code of a sweep over a matrix domain for the elementwise tree of v:
+ * scalars from slots, matrices and earlier outputs loaded from their
+ * buffers (by the position rule of optk.h), the rest recomputed. */
+static void domain_code(Sched *S, Code *c, int v, int ctx, Pending *pend) {
+  unsigned char *need = xcalloc((size_t)v + 1, 1);
+  need[v] = 1;
+  for (int k = v; k >= 0; k--) {
+    const IrFInst *in = &S->f->data[k];
+    if (!need[k]) continue;
+    bool leaf = irf_is_scalar(in) || buffer_of(S, k) >= 0 || irf_is_barrier(in);
+    for (int a = 0; !leaf && a < 3; a++)
+      if (in->args[a] >= 0) need[in->args[a]] = 1;
+  }
+  for (int k = 0; k <= v; k++) {
+    if (!need[k]) continue;
+    const IrFInst *in = &S->f->data[k];
+    int b = irf_is_scalar(in) ? -1 : buffer_of(S, k);
+    if (in->op == IR_CONST) {
+      c->map[k] = code_push(c, IR_CONST, in);
+      c->data[c->map[k]].imm = in->imm;
+    } else if (irf_is_scalar(in)) {
+      c->map[k] = code_push(c, IR_SLOT, in);
+      c->data[c->map[k]].index = slot_for(S, k, ctx, pend);
+    } else if (b >= 0) {
+      c->map[k] = code_push(c, IR_LOAD, in);
+      c->data[c->map[k]].index = b;
+    } else {
+      c->map[k] = code_push(c, (IrOp)in->op, in);
+      emit_args(c, c->map[k], in);
+    }
+  }
+  free(need);
+}
+
+/* FN_MSWEEP (store into its buffer) or FN_MREDUCE (a reduction over its
+ * domain, combined over that domain's blocks). */
+static void emit_domain_sweep(Sched *S, int i, int ctx) {
+  const IrFInst *in = &S->f->data[i];
+  Code c = {0};
+  Pending pend = {0};
+  c.map = xmalloc(sizeof(int) * (size_t)S->f->len);
+  domain_code(S, &c, in->args[0], ctx, &pend);
+  int at = code_push(&c, in->op == FN_MSWEEP ? IR_STORE : IR_REDUCE, in);
+  c.data[at].args[0] = c.map[in->args[0]];
+  if (in->op == FN_MSWEEP) {
+    c.data[at].index = S->mat_buf[i];
+  } else {
+    S->red_id[i] = S->prog->nred++;
+    c.data[at].index = S->red_id[i];
+    c.data[at].aux = in->aux;
+  }
+  emit_scalar_stage(S, &pend, ctx);
+  OptkOp op = ir_op_sweep(S->fn[1]++);
+  op.a = S->mat_buf[i];
+  int st = add_op(S, op);
+  IrStage *stage = ir_program_stage(S->prog, S->init, st);
+  stage->compute = S->compute;
+  stage->nreads = 0;
+  stage->nwrites = in->op == FN_MSWEEP;
+  copy_code(S, st, &c);
+  if (in->op == FN_MREDUCE) {
+    OptkOp comb = ir_op_combine(S->red_id[i], 1, OPTK_SCOPE_TENSOR, (OptkReduceKind)in->aux);
+    comb.c = S->mat_buf[i];
+    add_op(S, comb);
+  }
+  free(c.map);
+  VEC_FREE(&c);
+  VEC_FREE(&pend);
+}
+
 typedef struct Jumps {
   int *data;
   int len, cap;
@@ -725,7 +913,13 @@ typedef struct Jumps {
 static void emit_event(Sched *S, int i, Jumps *open) {
   const IrFInst *in = &S->f->data[i];
   int ctx = S->ctx[i];
-  if (in->op == FN_HVP) {
+  if (in->op == FN_MATOP) {
+    emit_matop(S, i, ctx);
+  } else if (in->op == FN_MSWEEP || in->op == FN_MREDUCE) {
+    emit_domain_sweep(S, i, ctx);
+  } else if (in->op == FN_HESSIAN) {
+    add_op(S, plain_op(OPTK_OP_HESSIAN, S->mat_buf[i], -1, -1, -1));
+  } else if (in->op == FN_HVP) {
     add_op(S, plain_op(OPTK_OP_HVP, S->host_in[i], S->host_out[i], -1, -1));
   } else if (in->op == FN_LINESEARCH) {
     emit_linesearch(S, i, ctx);
@@ -782,6 +976,10 @@ static void sched_init(Sched *S, IrProgram *prog, const IrFunc *f, DiagSink *dia
   S->ls_inst = xcalloc(n, sizeof(int));
   S->host_in = xcalloc(n, sizeof(int));
   S->host_out = xcalloc(n, sizeof(int));
+  S->host_in2 = xmalloc(n * sizeof(int));
+  S->mat_buf = xmalloc(n * sizeof(int));
+  memset(S->host_in2, -1, n * sizeof(int));
+  memset(S->mat_buf, -1, n * sizeof(int));
   S->red_id = xcalloc(n, sizeof(int));
   S->slot_of = xmalloc(n * sizeof(int));
   S->slot_ctx = xcalloc(n, sizeof(int));
@@ -801,6 +999,7 @@ static void sched_init(Sched *S, IrProgram *prog, const IrFunc *f, DiagSink *dia
 static void sched_free(Sched *S) {
   free(S->ep), free(S->lvl), free(S->ctx), free(S->ctx_parent), free(S->ls_level), free(S->ls_inst);
   free(S->host_in), free(S->host_out), free(S->red_id), free(S->slot_of);
+  free(S->host_in2), free(S->mat_buf);
   free(S->slot_ctx), free(S->ok), free(S->phase_ctx);
   VEC_FREE(&S->stores);
   VEC_FREE(&S->writes);
@@ -840,10 +1039,14 @@ static int schedule(IrProgram *prog, const IrFunc *f, DiagSink *diags, bool init
   return errors;
 }
 
+/* Tensor states only: a matrix state of other dims (Adafactor's rows x 1
+ * and 1 x cols factors, Shampoo's rows x rows) is not per element; `optc
+ * info` lists those by their dims (docs/ir.md, "Costs"). */
 static int state_bytes(const IrProgram *prog) {
   int n = 0;
   for (int b = 0; b < prog->nbufs; b++)
-    if (prog->bufs[b].role == OPTK_BUF_STATE) n += buffer_size(prog->bufs[b].dtype);
+    if (prog->bufs[b].role == OPTK_BUF_STATE && param_shaped(&prog->bufs[b]))
+      n += buffer_size(prog->bufs[b].dtype);
   return n;
 }
 

@@ -4,8 +4,10 @@
  * of tensors of one group:
  *   SCALAR   once per tensor, in order, on the calling thread;
  *   SWEEP    one parallel region over block-aligned chunks of all the
- *            tensors (a chunk never spans two tensors);
- *   COMBINE  partials summed (or maxed) in block order, tensor by tensor
+ *            tensors (a chunk never spans two tensors), each over the
+ *            sweep's domain (the parameter or a matrix buffer, optk.h);
+ *   COMBINE  partials of the blocks of its domain (op.c) summed (or
+ *            maxed) in block order, tensor by tensor
  *            in add order, one running double per reduction; a group-scope
  *            result is copied into every tensor's red[];
  *   JUMP*    on tensor 0's slot (group-uniform by the ABI); the validator
@@ -31,14 +33,23 @@ static void scalar_op(RtExec *x, const OptkOp *op) {
   }
 }
 
-/* Block-aligned chunks of cfg.chunk_elems over tensors t[0..nt). */
-static RtChunk *build_chunks(Optrt *o, RtTensor *const *t, int nt, int64_t *count) {
+static int64_t domain_count(const OptkDescriptor *d, int32_t dom, const RtTensor *t) {
+  int64_t r, c;
+  rt_domain(d, dom, t, &r, &c);
+  return r * c; /* fits: the domain's buffer was allocated */
+}
+
+/* Block-aligned chunks of cfg.chunk_elems over the domain `dom` of
+ * tensors t[0..nt). */
+static RtChunk *build_chunks(Optrt *o, const OptkDescriptor *d, int32_t dom, RtTensor *const *t,
+                             int nt, int64_t *count) {
   int64_t per = o->cfg.chunk_elems, n = 0, k = 0;
-  for (int i = 0; i < nt; i++) n += (t[i]->n + per - 1) / per;
+  for (int i = 0; i < nt; i++) n += (domain_count(d, dom, t[i]) + per - 1) / per;
   RtChunk *c = rt_calloc(&o->alloc, (size_t)n, sizeof *c);
-  for (int i = 0; c && i < nt; i++)
-    for (int64_t b = 0; b < t[i]->n; b += per)
-      c[k++] = (RtChunk){i, b, b + per < t[i]->n ? b + per : t[i]->n};
+  for (int i = 0; c && i < nt; i++) {
+    int64_t m = domain_count(d, dom, t[i]);
+    for (int64_t b = 0; b < m; b += per) c[k++] = (RtChunk){i, b, b + per < m ? b + per : m};
+  }
   *count = n;
   if (!c) rt_error(o, "out of memory for %lld work chunks", (long long)n);
   return c;
@@ -47,7 +58,7 @@ static RtChunk *build_chunks(Optrt *o, RtTensor *const *t, int nt, int64_t *coun
 int rt_group_chunks(Optrt *o, RtGroup *grp) {
   if (grp->chunks_for == grp->nt && grp->chunks) return 0;
   int64_t n = 0;
-  RtChunk *c = build_chunks(o, grp->t, grp->nt, &n);
+  RtChunk *c = build_chunks(o, grp->d, -1, grp->t, grp->nt, &n);
   if (!c) return -1;
   rt_free(&o->alloc, grp->chunks);
   grp->chunks = c;
@@ -60,28 +71,31 @@ typedef struct SweepJob {
   RtExec *x;
   OptkSweepFn fn;
   const RtChunk *chunks;
+  int32_t dom; /* the sweep's domain (OptkOp.a) */
 } SweepJob;
 
 static void sweep_task(void *ctx, int64_t i) {
   SweepJob *j = ctx;
   const RtChunk *c = &j->chunks[i];
   RtTensor *t = j->x->t[c->tensor];
-  OptkSweepCtx s = {.buf = t->buf, .slot = t->slot, .partial = t->partial, .n = t->n,
-                    .rows = t->rows, .cols = t->cols, .seed = j->x->o->cfg.seed,
+  int64_t rows, cols;
+  rt_domain(j->x->grp->d, j->dom, t, &rows, &cols);
+  OptkSweepCtx s = {.buf = t->buf, .slot = t->slot, .partial = t->partial, .n = rows * cols,
+                    .rows = rows, .cols = cols, .seed = j->x->o->cfg.seed,
                     .step = (uint64_t)j->x->t_step, .tensor_id = t->id};
   j->fn(&s, c->begin, c->end);
 }
 
 static int sweep_op(RtExec *x, const OptkOp *op) {
-  SweepJob j = {x, x->grp->d->sweep_fns[op->fn], NULL};
-  if (x->t == x->grp->t && x->nt == x->grp->nt) {
+  SweepJob j = {x, x->grp->d->sweep_fns[op->fn], NULL, op->a};
+  if (x->t == x->grp->t && x->nt == x->grp->nt && rt_param_domain(x->grp->d, op->a)) {
     if (rt_group_chunks(x->o, x->grp)) return -1;
     j.chunks = x->grp->chunks;
     rt_pool_run(x->o->pool, sweep_task, &j, x->grp->nchunks);
     return 0;
   }
-  int64_t n = 0; /* a subset (the init plan's tensor): chunks per call */
-  RtChunk *c = build_chunks(x->o, x->t, x->nt, &n);
+  int64_t n = 0; /* a subset (the init plan's tensor) or a matrix domain */
+  RtChunk *c = build_chunks(x->o, x->grp->d, op->a, x->t, x->nt, &n);
   if (!c) return -1;
   j.chunks = c;
   rt_pool_run(x->o->pool, sweep_task, &j, n);
@@ -101,7 +115,8 @@ static void combine_op(RtExec *x, const OptkOp *op) {
     for (int i = 0; i < x->nt; i++) {
       RtTensor *t = x->t[i];
       if (op->scope == OPTK_SCOPE_TENSOR) acc = init;
-      for (int64_t b = 0; b < t->nblocks; b++)
+      int64_t nb = rt_domain_blocks(d, op->c, t);
+      for (int64_t b = 0; b < nb; b++)
         acc = fold(acc, t->partial[b * d->nred + (uint32_t)r], op->flags);
       t->red[r] = acc;
     }

@@ -113,10 +113,12 @@ static const char *check_op(const OptkDescriptor *d, const OptkOp *op, uint32_t 
   case OPTK_OP_SCALAR:
     return op->fn < d->nscalar_fns && d->scalar_fns[op->fn] ? NULL : "SCALAR function out of range";
   case OPTK_OP_SWEEP:
+    if (op->a != -1 && !buf_ok(d, op->a)) return "SWEEP domain buffer out of range";
     return op->fn < d->nsweep_fns && d->sweep_fns[op->fn] ? NULL : "SWEEP function out of range";
   case OPTK_OP_COMBINE:
     if (op->a < 0 || op->b < 0 || (uint32_t)op->a + (uint32_t)op->b > d->nred)
       return "COMBINE reductions out of range";
+    if (op->c != -1 && !buf_ok(d, op->c)) return "COMBINE domain buffer out of range";
     return op->scope > OPTK_SCOPE_GROUP || op->flags > OPTK_RED_MAX ? "COMBINE scope or kind invalid"
                                                                     : NULL;
   case OPTK_OP_JUMP:

@@ -1,7 +1,8 @@
 /* linalg.c: MATOP ops on OpenBLAS and LAPACK.
  *
  * Buffers are row-major matrices with the dims of their OptkBuffer; a
- * tensor-shaped buffer (n x 1 or 1 x n) is seen as rows x cols.
+ * tensor-shaped buffer (n x 1 or 1 x n) is seen as rows x cols, or as an
+ * n x 1 column in an op with an n x n operand (mat_for).
  * GEMM runs sgemm/dgemm straight on the buffers when all three share a
  * dtype and the output aliases no input; everything else (mixed dtypes,
  * aliasing, and all LAPACK work: syevd, potrf/potrs, sytrf/sytrs) goes
@@ -67,6 +68,26 @@ static Mat mat_of(const OptkDescriptor *d, int32_t b, const RtTensor *t) {
   return m;
 }
 
+/* In a MATOP with an n x n operand (BFGS's H @ g, Newton's solve,
+ * outer(u, v) into n x n) tensor-shaped buffers are n x 1 columns, so
+ * 2-D parameters work as vectors of n; elsewhere they are rows x cols. */
+static bool square_n(const OptkDescriptor *d, const OptkOp *op) {
+  int32_t used[3] = {op->fn == OPTK_MAT_IDENTITY ? op->c : op->a,
+                     op->fn == OPTK_MAT_GEMM || op->fn == OPTK_MAT_SOLVE ? op->b : op->c, op->c};
+  for (int i = 0; i < 3; i++)
+    if (d->bufs[used[i]].dim0 == OPTK_DIM_N && d->bufs[used[i]].dim1 == OPTK_DIM_N) return true;
+  return false;
+}
+
+static Mat mat_for(const OptkDescriptor *d, const OptkOp *op, int32_t b, const RtTensor *t) {
+  Mat m = mat_of(d, b, t);
+  const OptkBuffer *bb = &d->bufs[b];
+  bool vec = (bb->dim0 == OPTK_DIM_N && bb->dim1 == OPTK_DIM_ONE) ||
+             (bb->dim0 == OPTK_DIM_ONE && bb->dim1 == OPTK_DIM_N);
+  if (vec && square_n(d, op)) m.r = t->n, m.c = 1;
+  return m;
+}
+
 static const char *NAMES[] = {"GEMM", "INV_ROOT", "SOLVE", "EIGVECS", "TRANSPOSE",
                               "ROWMEAN", "COLMEAN", "IDENTITY", "COPY"};
 
@@ -93,9 +114,9 @@ static bool out_shape(const OptkOp *op, Mat a, Mat b, int64_t *r, int64_t *c) {
 
 int rt_matop_check(Optrt *o, const OptkDescriptor *d, const OptkOp *op, const RtTensor *t,
                    const char *label) {
-  Mat c = mat_of(d, op->c, t);
-  Mat a = op->fn == OPTK_MAT_IDENTITY ? c : mat_of(d, op->a, t);
-  Mat b = op->fn == OPTK_MAT_GEMM || op->fn == OPTK_MAT_SOLVE ? mat_of(d, op->b, t) : a;
+  Mat c = mat_for(d, op, op->c, t);
+  Mat a = op->fn == OPTK_MAT_IDENTITY ? c : mat_for(d, op, op->a, t);
+  Mat b = op->fn == OPTK_MAT_GEMM || op->fn == OPTK_MAT_SOLVE ? mat_for(d, op, op->b, t) : a;
   int64_t r = c.r, cc = c.c;
   bool ok = out_shape(op, a, b, &r, &cc) && same(c, r, cc);
   if (op->fn == OPTK_MAT_IDENTITY) ok = c.r == c.c;
@@ -286,9 +307,9 @@ static int simple_op(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat 
 int rt_matop(const OptkDescriptor *d, const OptkOp *op, const RtTensor *t, const RtAlloc *alloc,
              char *err, int64_t *fallbacks) {
   MatCtx ctx = {alloc, err, fallbacks}, *o = &ctx;
-  Mat c = mat_of(d, op->c, t);
-  Mat a = op->fn == OPTK_MAT_IDENTITY ? c : mat_of(d, op->a, t);
-  Mat b = op->fn == OPTK_MAT_GEMM || op->fn == OPTK_MAT_SOLVE ? mat_of(d, op->b, t) : a;
+  Mat c = mat_for(d, op, op->c, t);
+  Mat a = op->fn == OPTK_MAT_IDENTITY ? c : mat_for(d, op, op->a, t);
+  Mat b = op->fn == OPTK_MAT_GEMM || op->fn == OPTK_MAT_SOLVE ? mat_for(d, op, op->b, t) : a;
   switch (op->fn) {
   case OPTK_MAT_GEMM: return gemm(o, op, a, b, c);
   case OPTK_MAT_INV_ROOT:

@@ -116,7 +116,16 @@ const char *rt_group_label(const Optrt *o, int group, char *buf, size_t cap);
 int64_t rt_dim(const RtTensor *t, int dim);
 /* Elements of buffer b of kernel d for tensor t. */
 int64_t rt_buf_count(const OptkDescriptor *d, int b, const RtTensor *t);
-/* Allocates state, scratch, slots and partials (zeroed); not initialised. */
+/* Resolved rows x cols of sweep domain `a` (optk.h, "Sweep domains"):
+ * the tensor's for -1 and buffers shaped like p, else buffer a's dims. */
+void rt_domain(const OptkDescriptor *d, int32_t a, const RtTensor *t, int64_t *rows,
+               int64_t *cols);
+/* True when domain a is the parameter itself. */
+bool rt_param_domain(const OptkDescriptor *d, int32_t a);
+/* OPTK_BLOCK blocks of domain a. */
+int64_t rt_domain_blocks(const OptkDescriptor *d, int32_t a, const RtTensor *t);
+/* Allocates state, scratch, slots and partials (zeroed); not initialised.
+ * t->nblocks is the largest domain's block count. */
 int rt_tensor_alloc_state(Optrt *o, const OptkDescriptor *d, RtTensor *t);
 void rt_tensor_free_state(const RtAlloc *a, const OptkDescriptor *d, RtTensor *t);
 void rt_tensor_free(const RtAlloc *a, const OptkDescriptor *d, RtTensor *t);

@@ -5,6 +5,7 @@
  * (tensor, matrix and scratch buffers, scalar states, slots, combined
  * reductions and block partials) is allocated on the group's first step
  * and zeroed; the executor then runs the kernel's init plan over it.
+ * Block partials are sized for the largest sweep domain (optk.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,46 @@ int64_t rt_buf_count(const OptkDescriptor *d, int b, const RtTensor *t) {
   return c && a > INT64_MAX / c ? -1 : a * c;
 }
 
+bool rt_param_domain(const OptkDescriptor *d, int32_t a) {
+  if (a < 2 || (uint32_t)a >= d->nbuf) return true;
+  const OptkBuffer *b = &d->bufs[a];
+  return (b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE) ||
+         (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_N) ||
+         (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
+}
+
+void rt_domain(const OptkDescriptor *d, int32_t a, const RtTensor *t, int64_t *rows,
+               int64_t *cols) {
+  if (rt_param_domain(d, a)) {
+    *rows = t->rows;
+    *cols = t->cols;
+    return;
+  }
+  *rows = rt_dim(t, d->bufs[a].dim0);
+  *cols = rt_dim(t, d->bufs[a].dim1);
+}
+
+int64_t rt_domain_blocks(const OptkDescriptor *d, int32_t a, const RtTensor *t) {
+  int64_t r, c;
+  rt_domain(d, a, t, &r, &c);
+  if (c && r > INT64_MAX / c) return INT64_MAX / OPTK_BLOCK; /* allocation fails */
+  return (r * c + OPTK_BLOCK - 1) / OPTK_BLOCK;
+}
+
+/* Partials are sized for the largest sweep domain of both plans. */
+static int64_t max_blocks(const OptkDescriptor *d, const RtTensor *t) {
+  int64_t m = (t->n + OPTK_BLOCK - 1) / OPTK_BLOCK;
+  for (int plan = 0; plan < 2; plan++) {
+    const OptkOp *ops = plan ? d->init_ops : d->ops;
+    uint32_t n = plan ? d->ninit_ops : d->nops;
+    for (uint32_t i = 0; i < n; i++) {
+      int64_t b = ops[i].kind == OPTK_OP_SWEEP ? rt_domain_blocks(d, ops[i].a, t) : 0;
+      if (b > m) m = b;
+    }
+  }
+  return m;
+}
+
 static bool owned(const OptkDescriptor *d, uint32_t b) {
   return d->bufs[b].role == OPTK_BUF_STATE || d->bufs[b].role == OPTK_BUF_SCRATCH;
 }
@@ -110,7 +151,7 @@ static int alloc_buffers(Optrt *o, const OptkDescriptor *d, RtTensor *t) {
 
 /* Allocates everything a step touches; on failure frees it again. */
 int rt_tensor_alloc_state(Optrt *o, const OptkDescriptor *d, RtTensor *t) {
-  t->nblocks = (t->n + OPTK_BLOCK - 1) / OPTK_BLOCK;
+  t->nblocks = max_blocks(d, t);
   size_t nred = d->nred ? d->nred : 1;
   if ((uint64_t)t->nblocks > SIZE_MAX / sizeof(double) / nred)
     return rt_error(o, "a %lld-element tensor is too large for %zu reductions", (long long)t->n, nred);

@@ -8,8 +8,9 @@
  *   - SCALAR: a generated function computing per-step scalars (bias
  *     corrections, schedules, reduction-derived factors) in double, once
  *     per tensor, into `slot[]`;
- *   - SWEEP: a generated elementwise loop over one tensor's elements,
- *     called on chunks [begin, end) in parallel;
+ *   - SWEEP: a generated elementwise loop over one tensor's elements (or
+ *     over the elements of one of its matrix buffers: the sweep's
+ *     *domain*, see OptkOp), called on chunks [begin, end) in parallel;
  *   - COMBINE: reduction partials of one sweep summed in a fixed order,
  *     over one tensor or over the whole group, into `red[]`;
  *   - host calls (HVP, HESSIAN, LINESEARCH) and matrix operations (MATOP),
@@ -109,8 +110,10 @@ typedef struct OptkScalarState {
 
 typedef enum OptkOpKind {
   OPTK_OP_SCALAR = 0,       /* fn: index into scalar_fns; run once per tensor */
-  OPTK_OP_SWEEP = 1,        /* fn: index into sweep_fns; run over elements */
-  OPTK_OP_COMBINE = 2,      /* a: first reduction id, b: count; scope */
+  OPTK_OP_SWEEP = 1,        /* fn: index into sweep_fns; run over elements
+                               of the domain a (see "Sweep domains") */
+  OPTK_OP_COMBINE = 2,      /* a: first reduction id, b: count; scope;
+                               c: domain of the sweep that wrote them */
   OPTK_OP_JUMP = 3,         /* a: target op index */
   OPTK_OP_JUMP_IF_ZERO = 4, /* a: target op index, b: slot (group-uniform) */
   OPTK_OP_HVP = 5,          /* a: buffer v, b: buffer out (whole group) */
@@ -133,7 +136,10 @@ typedef enum OptkReduceKind {
 typedef enum OptkLineSearch { OPTK_LS_ARMIJO = 0, OPTK_LS_WOLFE = 1 } OptkLineSearch;
 
 /* Matrix operations done by the runtime with OpenBLAS/LAPACK.  Buffers
- * are row-major with the dims of their OptkBuffer. */
+ * are row-major with the dims of their OptkBuffer; a tensor-shaped buffer
+ * ((N, ONE) or (ONE, N)) is rows x cols, except in an op with an (N, N)
+ * operand (BFGS's H @ g, solve(hessian(), g), outer into n x n), where it
+ * is an n x 1 column. */
 typedef enum OptkMatOp {
   OPTK_MAT_GEMM = 0,     /* c = a' @ b' (flags: TRANS_A, TRANS_B), sgemm/dgemm */
   OPTK_MAT_INV_ROOT = 1, /* c = a^(-1/k), k = slot d, eps = slot d+1 (syevd) */
@@ -148,6 +154,26 @@ typedef enum OptkMatOp {
 
 enum { OPTK_MATOP_TRANS_A = 1u << 0, OPTK_MATOP_TRANS_B = 1u << 1 };
 
+/* Sweep domains.  A SWEEP's `a` (and a COMBINE's `c`, naming the domain
+ * of the sweep whose partials it adds) is the buffer whose shape is the
+ * iteration space, or -1 for the parameter.  A buffer shaped like p
+ * ((N, ONE), (ONE, N), (ROWS, COLS)) and the buffers p and g (0, 1) also
+ * mean the parameter: ctx->n, rows, cols are the tensor's.  For any other
+ * domain buffer of resolved dims R x C the runtime calls the sweep with
+ * ctx->n = R * C, ctx->rows = R, ctx->cols = C, over block-aligned chunks
+ * of [0, R * C) as for the parameter; reduction partials are sized for the
+ * largest domain of the plan and a COMBINE adds the blocks of its domain.
+ * Element i of the domain is at row i / cols, column i % cols (ROW_INDEX,
+ * COL_INDEX).  Where a LOAD or STORE of buffer B reads or writes in a sweep
+ * depends only on B's resolved dims against the domain, in this order:
+ *   (ONE, ONE)                          -> element 0;
+ *   element count equal to the domain's -> element i;
+ *   (X, ONE), X != ONE, domain cols > 1 -> element i / cols (a column
+ *                                          vector broadcast along rows);
+ *   (ONE, X), X != ONE                  -> element i % cols (a row vector).
+ * Stores only go to buffers with the domain's element count.  Adding the
+ * domain kept OPTK_ABI_VERSION at 1: nothing had shipped, and -1 (or 0, as
+ * zero-initialised ops have) is the behaviour of version 1 before it. */
 typedef struct OptkOp {
   uint16_t kind;  /* OptkOpKind */
   uint16_t fn;    /* SCALAR/SWEEP: function index; MATOP: OptkMatOp */
@@ -170,7 +196,8 @@ typedef struct OptkScalarCtx {
 
 typedef void (*OptkScalarFn)(OptkScalarCtx *ctx);
 
-/* Context of a SWEEP function over one tensor. */
+/* Context of a SWEEP function over one tensor (n, rows, cols: its
+ * domain's, see "Sweep domains"). */
 typedef struct OptkSweepCtx {
   void *const *buf;      /* [nbuf] base pointers (p, g, states, scratch) */
   const double *slot;    /* [nslot] */

@@ -224,26 +224,6 @@ static void test_per_tensor_condition_without_barrier(void **state) {
   lowered_free(&l);
 }
 
-/* Matrix rules and dense host calls: one error at each construct. */
-static void test_matrix_rules_reported(void **state) {
-  (void)state;
-  Lowered l;
-  lower_src(&l, "optimizer n\nupdate {\n  p = p - solve(hessian(), g)\n}\n");
-  assert_int_equal(l.errors, 2);
-  assert_non_null(strstr(l.b.errs.data, "t.opt:3:17: error: 'hessian' is not lowered by this "
-                                        "version of optc: matrix operations, hessian and "
-                                        "solve are left for later"));
-  assert_non_null(strstr(l.b.errs.data, "t.opt:3:11: error: 'solve' is not lowered"));
-  lowered_free(&l);
-  lower_src(&l, "optimizer m\nstate L : matrix(rows, rows) = 1e-6 * I\nupdate {\n"
-                "  L = L + g @ g.T\n  p = p - L @ g\n}\n");
-  assert_int_equal(l.errors, 3);
-  assert_non_null(strstr(l.b.errs.data, "t.opt:2:7: error: a matrix state is not lowered"));
-  assert_non_null(strstr(l.b.errs.data, "t.opt:4:11: error: the matrix product '@' is not"));
-  assert_null(strstr(l.b.errs.data, "has no value")); /* no cascade */
-  lowered_free(&l);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_adam_shapes_and_stores),
@@ -255,7 +235,6 @@ int main(void) {
       cmocka_unit_test(test_host_calls),
       cmocka_unit_test(test_per_tensor_condition_error),
       cmocka_unit_test(test_per_tensor_condition_without_barrier),
-      cmocka_unit_test(test_matrix_rules_reported),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
