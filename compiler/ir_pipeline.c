@@ -36,6 +36,18 @@ static void check_func(Pipe *P, const IrFunc *f, const char *after) {
   free(err);
 }
 
+/* Debug builds (no NDEBUG: the sanitizer build the test suite runs) verify
+ * after every pass whatever the caller asked; release builds when asked. */
+#ifdef NDEBUG
+enum { PIPE_ALWAYS_VERIFY = 0 };
+#else
+enum { PIPE_ALWAYS_VERIFY = 1 };
+#endif
+
+static bool pipe_verifies(const Pipe *P) {
+  return PIPE_ALWAYS_VERIFY || (P->opts && P->opts->verify);
+}
+
 static void after_pass(Pipe *P, const char *name) {
   if (wants_dump(P, name)) {
     Str *out = P->opts->dump;
@@ -46,7 +58,7 @@ static void after_pass(Pipe *P, const char *name) {
     snprintf(title, sizeof title, "%s.init", P->prog->name);
     irf_print(out, &P->init, title, P->prog);
   }
-  if (P->opts && P->opts->verify) {
+  if (pipe_verifies(P)) {
     check_func(P, &P->body, name);
     check_func(P, &P->init, name);
   }
@@ -68,7 +80,7 @@ static void schedule(Pipe *P) {
     ir_print_program(P->opts->dump, P->prog);
   }
   char *err = NULL;
-  if (P->opts && P->opts->verify && ir_verify_program(P->prog, &err) != 0) {
+  if (pipe_verifies(P) && ir_verify_program(P->prog, &err) != 0) {
     diag_error(P->diags, SPAN_NONE, "internal error: invalid plan after schedule: %s", err);
     P->errors++;
   }
