@@ -29,6 +29,60 @@ static void put_range(Str *out, const IrHyper *h) {
   str_putc(out, !hi || (h->flags & OPTK_HYPER_HI_OPEN) ? ')' : ']');
 }
 
+/* ---- state memory per parameter tensor -------------------------------- */
+
+/* Monomials of the state-memory polynomial, in print order.  rows * cols
+ * is written n (the element count of a 2-D parameter). */
+enum { MONO_N, MONO_RR, MONO_CC, MONO_ROWS, MONO_COLS, MONO_ONE, NMONO };
+static const char *const MONO[NMONO] = {"n", "rows*rows", "cols*cols", "rows", "cols", "1"};
+
+static int mono_of(OptkDim a, OptkDim b) {
+  if (a == OPTK_DIM_ONE) a = b, b = OPTK_DIM_ONE; /* order the pair: one last */
+  if (b == OPTK_DIM_N) return -1;                  /* n x n: not a state */
+  if (a == OPTK_DIM_N || (a == OPTK_DIM_ROWS && b == OPTK_DIM_COLS) ||
+      (a == OPTK_DIM_COLS && b == OPTK_DIM_ROWS))
+    return b == OPTK_DIM_ONE || b == OPTK_DIM_ROWS || b == OPTK_DIM_COLS ? MONO_N : -1;
+  if (a == OPTK_DIM_ROWS) return b == OPTK_DIM_ROWS ? MONO_RR : MONO_ROWS;
+  if (a == OPTK_DIM_COLS) return b == OPTK_DIM_COLS ? MONO_CC : MONO_COLS;
+  return MONO_ONE;
+}
+
+/* Bytes of persistent state one parameter tensor owns, as a polynomial in
+ * its shape: every state buffer (dtype size x its dims) and 8 bytes per
+ * scalar state (kept as double).  Shapes n x n (dense Hessians) are not
+ * states and do not occur.  Returns false if a buffer has such a shape. */
+static bool state_bytes(const IrProgram *p, long coef[NMONO]) {
+  static const int SIZE[] = {4, 8, 2};
+  for (int k = 0; k < NMONO; k++) coef[k] = 0;
+  for (int i = 2; i < p->nbufs; i++) {
+    const IrBuffer *b = &p->bufs[i];
+    if (b->role != OPTK_BUF_STATE) continue;
+    int m = mono_of(b->dim0, b->dim1);
+    if (m < 0) return false;
+    coef[m] += SIZE[b->dtype <= OPTK_BF16 ? b->dtype : 0];
+  }
+  coef[MONO_ONE] += 8L * p->nsstates;
+  return true;
+}
+
+/* "8*n + 4*rows + 4*cols", or "0". */
+static void put_state_bytes(Str *out, const IrProgram *p) {
+  long coef[NMONO];
+  if (!state_bytes(p, coef)) {
+    str_puts(out, "?");
+    return;
+  }
+  bool any = false;
+  for (int k = 0; k < NMONO; k++) {
+    if (!coef[k]) continue;
+    str_puts(out, any ? " + " : "");
+    if (k == MONO_ONE) str_printf(out, "%ld", coef[k]);
+    else str_printf(out, "%ld*%s", coef[k], MONO[k]);
+    any = true;
+  }
+  if (!any) str_putc(out, '0');
+}
+
 static void text_form(Str *out, const IrProgram *p) {
   str_printf(out, "name: %s\nneeds: ", p->name);
   bool any = false;
@@ -56,10 +110,11 @@ static void text_form(Str *out, const IrProgram *p) {
   for (int i = 0; i < p->nsstates; i++)
     str_printf(out, "state.%s: scalar %s\n", p->sstates[i].name,
                NAME_OF(DTYPES, p->sstates[i].dtype));
-  str_printf(out, "sweeps: %d\nbytes_per_element: %d\nstate_bytes_per_element: %d\n"
-                  "scratch_buffers: %d\n",
-             p->sweeps, p->bytes_per_element, p->state_bytes_per_element,
-             p->scratch_buffers);
+  str_printf(out, "sweeps: %d\nbytes_per_element: %d\nstate_bytes_per_element: %d\n",
+             p->sweeps, p->bytes_per_element, p->state_bytes_per_element);
+  str_puts(out, "state_bytes: ");
+  put_state_bytes(out, p);
+  str_printf(out, "\nscratch_buffers: %d\n", p->scratch_buffers);
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -139,9 +194,10 @@ static void json_form(Str *out, const IrProgram *p) {
   str_puts(out, p->nhypers ? "\n  ],\n" : "],\n");
   json_states(out, p);
   str_printf(out, "  \"sweeps\": %d,\n  \"bytes_per_element\": %d,\n"
-                  "  \"state_bytes_per_element\": %d,\n  \"scratch_buffers\": %d\n}\n",
-             p->sweeps, p->bytes_per_element, p->state_bytes_per_element,
-             p->scratch_buffers);
+                  "  \"state_bytes_per_element\": %d,\n  \"state_bytes\": \"",
+             p->sweeps, p->bytes_per_element, p->state_bytes_per_element);
+  put_state_bytes(out, p);
+  str_printf(out, "\",\n  \"scratch_buffers\": %d\n}\n", p->scratch_buffers);
 }
 
 void info_format(Str *out, const IrProgram *prog, bool json) {

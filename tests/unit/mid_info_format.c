@@ -47,6 +47,7 @@ static const char TEXT[] =
     "sweeps: 2\n"
     "bytes_per_element: 30\n"
     "state_bytes_per_element: 6\n"
+    "state_bytes: 6*n + 8*rows*rows + 8\n"
     "scratch_buffers: 1\n";
 
 static const char JSON[] =
@@ -72,6 +73,7 @@ static const char JSON[] =
     "  \"sweeps\": 2,\n"
     "  \"bytes_per_element\": 30,\n"
     "  \"state_bytes_per_element\": 6,\n"
+    "  \"state_bytes\": \"6*n + 8*rows*rows + 8\",\n"
     "  \"scratch_buffers\": 1\n"
     "}\n";
 
@@ -106,12 +108,13 @@ static void test_empty(void **state) {
   Str out = {0};
   info_format(&out, &p, false);
   assert_string_equal(out.data, "name: q\"x\nneeds: none\nsweeps: 0\nbytes_per_element: 0\n"
-                                "state_bytes_per_element: 0\nscratch_buffers: 0\n");
+                                "state_bytes_per_element: 0\nstate_bytes: 0\nscratch_buffers: 0\n");
   str_free(&out);
   info_format(&out, &p, true);
   assert_string_equal(out.data, "{\n  \"name\": \"q\\\"x\",\n  \"needs\": [],\n  \"hypers\": [],\n"
                                 "  \"states\": [],\n  \"sweeps\": 0,\n  \"bytes_per_element\": 0,\n"
-                                "  \"state_bytes_per_element\": 0,\n  \"scratch_buffers\": 0\n}\n");
+                                "  \"state_bytes_per_element\": 0,\n  \"state_bytes\": \"0\",\n"
+                                "  \"scratch_buffers\": 0\n}\n");
   str_free(&out);
   ir_program_free(&p);
 }
