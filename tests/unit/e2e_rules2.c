@@ -15,10 +15,7 @@
  *   checkpoints and resumes bit for bit; Shampoo, SOAP, Muon and Adafactor
  *   each train the MLP through the C API.
  *
- * A rule the compiler cannot lower yet (its diagnostics say "is not
- * lowered by this version of optc") is reported with cmocka's skip and the
- * diagnostics, so these tests start running as soon as the lowering lands;
- * any other compile error fails.
+ * Any compile error fails the test.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -41,7 +38,6 @@
 #define FIXTURE_DIR OPTC_SOURCE_DIR "/tests/parity/fixtures2"
 #define STDLIB_DIR OPTC_SOURCE_DIR "/stdlib"
 #define RNG_SEED 7 /* reference2.py's SEED */
-#define UNLOWERED "is not lowered by this version of optc"
 
 /* ---- compiling ------------------------------------------------------------ */
 
@@ -68,9 +64,8 @@ static char *read_file(const char *path, size_t *len) {
   return buf;
 }
 
-/* Compiles `source` (NULL: the file `name` of stdlib/) into r; skips the
- * test when the compiler does not lower a construct yet, fails on any
- * other error. */
+/* Compiles `source` (NULL: the file `name` of stdlib/) into r; fails on
+ * any error. */
 static void compile_into(Rule *r, const char *name, const char *source) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", STDLIB_DIR, name);
@@ -84,10 +79,6 @@ static void compile_into(Rule *r, const char *name, const char *source) {
   const char *src = source ? source : text;
   r->jit = optc_jit_compile(path, src, strlen(src), &o);
   free(text);
-  if (!r->jit && strstr(r->diags, UNLOWERED)) {
-    print_message("%s: skipped, the compiler does not lower it yet:\n%s", name, r->diags);
-    skip();
-  }
   if (!r->jit) fail_msg("%s does not compile:\n%s", name, r->diags);
   char *err = NULL;
   r->kernel = optrt_wrap_descriptor(optc_jit_descriptor(r->jit), &err);
@@ -385,7 +376,7 @@ static void solve_free(Solve *s) {
  * result. */
 static int minimize_task(Solve *s, const char *file, const char *task, const char *opts,
                          int64_t max_iters, double gtol, OptrtMinimizeReport *rep) {
-  compile_into(&s->rule, file, NULL); /* first: a skip leaves nothing allocated */
+  compile_into(&s->rule, file, NULL); /* first: a failure leaves nothing allocated */
   char *err = NULL;
   s->task = optrt_task_create(task, 1, opts, &err);
   if (!s->task) {
@@ -649,7 +640,7 @@ static Optrt *mlp_optimizer(Mlp *m) {
 
 static void mlp_create(Mlp *m, const char *mat_rule, const char *vec_rule) {
   memset(m, 0, sizeof *m);
-  compile_into(&m->mat, mat_rule, NULL); /* first: a skip leaves nothing allocated */
+  compile_into(&m->mat, mat_rule, NULL); /* first: a failure leaves nothing allocated */
   compile_into(&m->vec, vec_rule, NULL);
   char *err = NULL;
   m->task = optrt_task_create("mlp", 3, NULL, &err);
