@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "diag.h"
 #include "search_eval.h"
+#include "sema.h"
 
 #define DEFAULT_TASKS "quadratic/dim=32/cond=100@100,rosenbrock/dim=4@100,logistic/n=256@100,mlp/n=256/hidden=16@100"
 #define DEFAULT_HOLDOUT "quadratic/dim=64/cond=1000@200,noisy_quadratic/dim=64/sigma=0.1@200,softmax/n=256/d=4/k=8@150,mlp/n=256/d=4/k=4/hidden=24@150"
@@ -255,6 +257,26 @@ static char **read_starts(const SearchArgs *a) {
   return t;
 }
 
+/* Every start program must check: its diagnostics go to stderr as
+ * `optc check` prints them.  Returns the number of files with errors. */
+static int check_starts(const SearchArgs *a, char **texts) {
+  int bad = 0;
+  for (int i = 0; i < a->nstarts; i++) {
+    SrcMgr sm;
+    srcmgr_init(&sm);
+    DiagPrinter printer = {stderr, &sm};
+    DiagSink sink;
+    diag_init(&sink, &sm, diag_print_fn, &printer);
+    int file = srcmgr_add(&sm, a->starts[i], texts[i], strlen(texts[i]));
+    SemaProgram sp;
+    SemaOptions so = {0};
+    bad += sema_check_file(&sp, &sm, file, &sink, &so) != 0;
+    sema_program_free(&sp);
+    srcmgr_free(&sm);
+  }
+  return bad;
+}
+
 static void config_from(SearchConfig *c, const SearchArgs *a, char **starts) {
   search_config_init(c);
   c->anchor = a->starts[0];
@@ -320,10 +342,6 @@ int cli_search(int argc, char **argv) {
     }
   int rc = parse_args(argc, argv, &a);
   if (rc) return rc;
-  if (mkdir(a.out, 0777) != 0 && access(a.out, W_OK) != 0) {
-    fprintf(stderr, "optc search: error: cannot create or write '%s'\n", a.out);
-    return 2;
-  }
   SearchTaskSpec *tasks = NULL;
   int ntasks = 0;
   char *err = NULL;
@@ -333,7 +351,13 @@ int cli_search(int argc, char **argv) {
     return rc;
   }
   char **starts = read_starts(&a);
-  rc = starts ? search(&a, starts, tasks, ntasks) : 2;
+  rc = starts ? 0 : 2;
+  if (starts && check_starts(&a, starts)) rc = 1; /* diagnostics printed */
+  if (!rc && mkdir(a.out, 0777) != 0 && access(a.out, W_OK) != 0) {
+    fprintf(stderr, "optc search: error: cannot create or write '%s'\n", a.out);
+    rc = 2;
+  }
+  if (!rc) rc = search(&a, starts, tasks, ntasks);
   for (int i = 0; starts && i < a.nstarts; i++) free(starts[i]);
   free(starts);
   search_tasks_free(tasks, ntasks);
