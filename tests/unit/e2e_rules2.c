@@ -34,6 +34,7 @@
 #include "optrt_minimize.h"
 #include "optrt_tasks.h"
 #include "parity.h"
+#include "tmpdir.h"
 
 #define FIXTURE_DIR OPTC_SOURCE_DIR "/tests/parity/fixtures2"
 #define STDLIB_DIR OPTC_SOURCE_DIR "/stdlib"
@@ -680,10 +681,9 @@ static void test_muon_adamw_checkpoint(void **state) {
   (void)state;
   Mlp m;
   mlp_create(&m, "muon.opt", "adamw.opt");
-  char path[] = "/tmp/e2e_rules2_XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
+  char dir[64], path[96];
+  assert_non_null(test_mkdtemp(dir, sizeof dir, "e2e_rules2_"));
+  snprintf(path, sizeof path, "%s/muon_adamw.ckpt", dir);
   for (int k = 0; k < 5; k++) mlp_step(&m, m.opt, k);
   assert_int_equal(optrt_save(m.opt, path), 0);
   float *saved[4], *after[4];
@@ -709,6 +709,7 @@ static void test_muon_adamw_checkpoint(void **state) {
     assert_memory_equal(after[i], m.x[i], (size_t)mlp_size(&m, i) * sizeof(float));
   optrt_destroy(o2);
   unlink(path);
+  rmdir(dir);
   for (int i = 0; i < 4; i++) {
     free(saved[i]);
     free(after[i]);

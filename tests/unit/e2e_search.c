@@ -23,6 +23,7 @@
 #include "optrt_tasks.h"
 #include "search_eval.h"
 #include "search_internal.h"
+#include "tmpdir.h"
 
 static const char SGD[] = "optimizer sgd\nhyper lr = 0.05\nupdate {\n  p = p - lr * g\n}\n";
 
@@ -196,10 +197,10 @@ static void run_search(const char *dir, long evals, int threads, bool resume, Se
 
 static void test_reproducible_and_resumable(void **state) {
   (void)state;
-  char d1[] = "/tmp/optc_search_XXXXXX", d2[] = "/tmp/optc_search_XXXXXX", d3[] = "/tmp/optc_search_XXXXXX";
-  assert_non_null(mkdtemp(d1));
-  assert_non_null(mkdtemp(d2));
-  assert_non_null(mkdtemp(d3));
+  char d1[64], d2[64], d3[64];
+  assert_non_null(test_mkdtemp(d1, sizeof d1, "optc_search_"));
+  assert_non_null(test_mkdtemp(d2, sizeof d2, "optc_search_"));
+  assert_non_null(test_mkdtemp(d3, sizeof d3, "optc_search_"));
   SearchResult a, b, c1, c2;
   run_search(d1, 9, 2, false, &a);
   run_search(d2, 9, 1, false, &b);
@@ -239,8 +240,8 @@ static void test_reproducible_and_resumable(void **state) {
 
 static void test_resume_refuses_other_settings(void **state) {
   (void)state;
-  char d[] = "/tmp/optc_search_XXXXXX";
-  assert_non_null(mkdtemp(d));
+  char d[64];
+  assert_non_null(test_mkdtemp(d, sizeof d, "optc_search_"));
   SearchResult r;
   run_search(d, 5, 1, false, &r);
   search_result_free(&r);
