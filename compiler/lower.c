@@ -318,36 +318,38 @@ static int lower_unary(Lower *L, const AstNode *e) {
 
 /* ---- calls --------------------------------------------------------------- */
 
-static int reduce(Lower *L, int value, OptkReduceKind kind, bool group, Span at) {
+/* A barrier instruction (reduction, host call) with one value argument. */
+static IrFInst barrier_inst(int op, int arg, Span at) {
   IrFInst in;
   memset(&in, 0, sizeof in);
-  in.op = IR_REDUCE;
-  in.args[0] = value;
+  in.op = op;
+  in.args[0] = arg;
   in.args[1] = in.args[2] = -1;
   for (int k = 0; k < 4; k++) in.xargs[k] = -1;
+  in.shape = IR_SHAPE_BARRIER;
+  in.span = at;
+  return in;
+}
+
+static int push_barrier(Lower *L, IrFInst *in) {
+  L->nbarriers++;
+  return irf_push(L->f, in);
+}
+
+static int reduce(Lower *L, int value, OptkReduceKind kind, bool group, Span at) {
+  IrFInst in = barrier_inst(IR_REDUCE, value, at);
   in.aux = kind;
   in.index = group ? OPTK_SCOPE_GROUP : OPTK_SCOPE_TENSOR;
-  in.shape = IR_SHAPE_BARRIER;
   in.uniform = group;
-  in.span = at;
-  L->nbarriers++;
-  return irf_push(L->f, &in);
+  return push_barrier(L, &in);
 }
 
 static int mreduce(Lower *L, int value, OptkReduceKind kind, Span at) {
   if (!mat_known(&L->f->data[value]))
     return not_compiled(L, at, "a reduction of the identity I");
-  IrFInst in;
-  memset(&in, 0, sizeof in);
-  in.op = FN_MREDUCE;
-  in.args[0] = value;
-  in.args[1] = in.args[2] = -1;
-  for (int k = 0; k < 4; k++) in.xargs[k] = -1;
+  IrFInst in = barrier_inst(FN_MREDUCE, value, at);
   in.aux = kind;
-  in.shape = IR_SHAPE_BARRIER;
-  in.span = at;
-  L->nbarriers++;
-  return irf_push(L->f, &in);
+  return push_barrier(L, &in);
 }
 
 static int dim_value(Lower *L, int d, Span at) {
@@ -420,16 +422,8 @@ static int lower_rng(Lower *L, const AstNode *e) {
 }
 
 static int host_inst(Lower *L, int op, int arg, Span at) {
-  IrFInst in;
-  memset(&in, 0, sizeof in);
-  in.op = op;
-  in.args[0] = arg;
-  in.args[1] = in.args[2] = -1;
-  for (int k = 0; k < 4; k++) in.xargs[k] = -1;
-  in.shape = IR_SHAPE_BARRIER;
-  in.span = at;
-  L->nbarriers++;
-  return irf_push(L->f, &in);
+  IrFInst in = barrier_inst(op, arg, at);
+  return push_barrier(L, &in);
 }
 
 static int lower_hvp(Lower *L, const AstNode *e, const int *a) {
