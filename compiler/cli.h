@@ -40,5 +40,11 @@ bool cli_is_help(const char *arg);
 /* Parses a whole decimal integer in [lo, hi]; false if it is not one. */
 bool cli_parse_int(const char *text, long lo, long hi, long *out);
 bool cli_parse_double(const char *text, double *out);
+/* The `-I DIR` / `-IDIR` option shared by every command that reads .opt
+ * files.  If argv[*i] is one, appends DIR to dirs (room for `max`), moves
+ * *i past it and returns -1; when DIR is missing or dirs is full, prints
+ * the usage error and returns 2; returns 0 when argv[*i] is no -I. */
+int cli_include_option(const char *cmd, int argc, char **argv, int *i, const char **dirs,
+                       int *ndirs, int max);
 
 #endif

@@ -46,9 +46,8 @@ static int parse_args(int argc, char **argv, CheckArgs *a) {
     } else if (options && strcmp(arg, "--Werror") == 0) {
       a->werror = true;
     } else if (options && strncmp(arg, "-I", 2) == 0) {
-      const char *dir = arg[2] ? arg + 2 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!dir) return cli_usage_error("check", "-I needs a directory");
-      a->dirs[a->ndirs++] = dir;
+      int rc = cli_include_option("check", argc, argv, &i, a->dirs, &a->ndirs, argc);
+      if (rc >= 0) return rc;
     } else if (options && arg[0] == '-' && arg[1]) {
       return cli_usage_error("check", "unknown option '%s'", arg);
     } else {

@@ -65,14 +65,8 @@ static int parse_option(CompileArgs *a, int argc, char **argv, int *i) {
       return cli_usage_error(a->cmd, "unknown optimisation level '%s'", arg);
     return -1;
   }
-  if (strncmp(arg, "-I", 2) == 0) {
-    const char *dir = arg[2] ? arg + 2 : next;
-    if (!dir) return cli_usage_error(a->cmd, "-I needs a directory");
-    if (!arg[2]) (*i)++;
-    if (a->ndirs == MAX_DIRS) return cli_usage_error(a->cmd, "too many -I options");
-    a->dirs[a->ndirs++] = dir;
-    return -1;
-  }
+  int rc = cli_include_option(a->cmd, argc, argv, i, a->dirs, &a->ndirs, MAX_DIRS);
+  if (rc != 0) return rc;
   return cli_usage_error(a->cmd, "unknown option '%s'", arg);
 }
 

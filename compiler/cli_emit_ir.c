@@ -58,10 +58,8 @@ static int parse_args(int argc, char **argv, EmitArgs *a) {
       a->after = argv[++i];
       if (!known_pass(a->after)) return cli_usage_error("emit-ir", "unknown pass '%s'", a->after);
     } else if (strncmp(arg, "-I", 2) == 0) {
-      const char *dir = arg[2] ? arg + 2 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!dir) return cli_usage_error("emit-ir", "-I needs a directory");
-      if (a->ndirs == MAX_DIRS) return cli_usage_error("emit-ir", "too many -I options");
-      a->dirs[a->ndirs++] = dir;
+      int rc = cli_include_option("emit-ir", argc, argv, &i, a->dirs, &a->ndirs, MAX_DIRS);
+      if (rc >= 0) return rc;
     } else if (arg[0] == '-' && arg[1]) {
       return cli_usage_error("emit-ir", "unknown option '%s'", arg);
     } else if (a->file) {

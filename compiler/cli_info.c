@@ -44,9 +44,8 @@ static int parse_args(int argc, char **argv, InfoArgs *a) {
     } else if (options && strcmp(arg, "--json") == 0) {
       a->json = true;
     } else if (options && strncmp(arg, "-I", 2) == 0) {
-      const char *dir = arg[2] ? arg + 2 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!dir) return cli_usage_error("info", "-I needs a directory");
-      a->dirs[a->ndirs++] = dir;
+      int rc = cli_include_option("info", argc, argv, &i, a->dirs, &a->ndirs, argc);
+      if (rc >= 0) return rc;
     } else if (options && arg[0] == '-' && arg[1]) {
       return cli_usage_error("info", "unknown option '%s'", arg);
     } else if (a->file) {

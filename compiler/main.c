@@ -68,6 +68,18 @@ bool cli_parse_double(const char *text, double *out) {
   return true;
 }
 
+int cli_include_option(const char *cmd, int argc, char **argv, int *i, const char **dirs,
+                       int *ndirs, int max) {
+  const char *arg = argv[*i];
+  if (strncmp(arg, "-I", 2) != 0) return 0;
+  const char *dir = arg[2] ? arg + 2 : (*i + 1 < argc ? argv[*i + 1] : NULL);
+  if (!dir) return cli_usage_error(cmd, "-I needs a directory");
+  if (*ndirs >= max) return cli_usage_error(cmd, "too many -I options");
+  if (!arg[2]) (*i)++;
+  dirs[(*ndirs)++] = dir;
+  return -1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     print_help(stderr);
