@@ -13,6 +13,7 @@
  * last lines on stdout are the benchmark figures: candidates compiled and
  * evaluated per second and the share of duplicates skipped.
  */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -333,6 +334,19 @@ static int search(const SearchArgs *a, char **starts, SearchTaskSpec *tasks, int
   return rc ? 2 : 0;
 }
 
+/* --resume needs DIR/search.ckpt: refused before anything is created. */
+static int check_resumable(const SearchArgs *a) {
+  Str path = {0};
+  str_printf(&path, "%s/search.ckpt", a->out);
+  int rc = 0;
+  if (access(path.data, R_OK) != 0) {
+    fprintf(stderr, "optc search: error: cannot resume: '%s': %s\n", path.data, strerror(errno));
+    rc = 2;
+  }
+  free(path.data);
+  return rc;
+}
+
 int cli_search(int argc, char **argv) {
   SearchArgs a = {.tasks = DEFAULT_TASKS, .holdout = DEFAULT_HOLDOUT, .seed = 1};
   for (int i = 1; i < argc; i++)
@@ -353,6 +367,7 @@ int cli_search(int argc, char **argv) {
   char **starts = read_starts(&a);
   rc = starts ? 0 : 2;
   if (starts && check_starts(&a, starts)) rc = 1; /* diagnostics printed */
+  if (!rc && a.resume) rc = check_resumable(&a);
   if (!rc && mkdir(a.out, 0777) != 0 && access(a.out, W_OK) != 0) {
     fprintf(stderr, "optc search: error: cannot create or write '%s'\n", a.out);
     rc = 2;
