@@ -160,7 +160,7 @@ static double grad_norm(const Cached *c) {
 }
 
 static void iterate(Optrt *o, Cached *c, double gtol, Result *res) {
-  OptrtObjective w = {c, cached_value_grad, NULL, NULL};
+  OptrtObjective w = {c, cached_value_grad, NULL, NULL, NULL};
   double f = NAN;
   if (cached_value_grad(c, &f, 1)) return;
   res->loss = f;

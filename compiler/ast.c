@@ -212,8 +212,12 @@ static const char *dtype_name(AstDType d) {
 }
 
 static void dump_state(Str *out, const AstNode *n) {
-  static const char *const kinds[] = {"tensor", "scalar", "matrix"};
+  static const char *const kinds[] = {"tensor", "scalar", "matrix", "history"};
   str_printf(out, "(state %s %s", n->state.name, kinds[n->state.skind]);
+  if (n->state.skind == AST_STATE_HISTORY) {
+    str_putc(out, ' ');
+    dump_expr(out, n->state.rows);
+  }
   if (n->state.skind == AST_STATE_MATRIX) {
     str_putc(out, ' ');
     dump_expr(out, n->state.rows);

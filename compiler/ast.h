@@ -87,9 +87,16 @@ typedef enum AstAssignOp {
 /* Storage of a state. */
 typedef enum AstDType { AST_DT_DEFAULT, AST_DT_F32, AST_DT_F64, AST_DT_BF16 } AstDType;
 
-/* Kind of a state: shaped like p (default), one number per tensor, or a
- * matrix whose dimensions are given by state.rows / state.cols. */
-typedef enum AstStateKind { AST_STATE_TENSOR, AST_STATE_SCALAR, AST_STATE_MATRIX } AstStateKind;
+/* Kind of a state: shaped like p (default), one number per tensor, a
+ * matrix whose dimensions are given by state.rows / state.cols, or an
+ * L-BFGS history of up to state.rows (a hyper or a whole number) secant
+ * pairs, which has no initial value (state.init is NULL). */
+typedef enum AstStateKind {
+  AST_STATE_TENSOR,
+  AST_STATE_SCALAR,
+  AST_STATE_MATRIX,
+  AST_STATE_HISTORY
+} AstStateKind;
 
 /* ---- types (filled by sema) ------------------------------------------ */
 

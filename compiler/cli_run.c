@@ -310,15 +310,17 @@ static void report_minimize(const Run *r) {
   const OptrtMinimizeReport *m = &r->min;
   if (r->a.json) {
     printf("{\"stop\": \"%s\", \"iterations\": %lld, \"fevals\": %lld, \"gevals\": %lld, "
-           "\"hvps\": %lld, \"hessians\": %lld, \"gnorm\": %.17g}\n",
+           "\"hvps\": %lld, \"hessians\": %lld, \"gnbs\": %lld, \"gnorm\": %.17g}\n",
            optrt_minimize_stop_text(m->stop), (long long)m->iters, (long long)m->fevals,
-           (long long)m->gevals, (long long)m->hvps, (long long)m->hessians, m->gnorm);
+           (long long)m->gevals, (long long)m->hvps, (long long)m->hessians, (long long)m->gnbs,
+           m->gnorm);
     return;
   }
   printf("stop: %s\niterations: %lld\nfevals: %lld\ngevals: %lld\nhvps: %lld\nhessians: %lld\n"
-         "gnorm: %.17g\n",
+         "gnbs: %lld\ngnorm: %.17g\n",
          optrt_minimize_stop_text(m->stop), (long long)m->iters, (long long)m->fevals,
-         (long long)m->gevals, (long long)m->hvps, (long long)m->hessians, m->gnorm);
+         (long long)m->gevals, (long long)m->hvps, (long long)m->hessians, (long long)m->gnbs,
+         m->gnorm);
 }
 
 static void params_hash(const Run *r, char hex[65]) {

@@ -1026,7 +1026,7 @@ static LLVMValueRef cg_buffers(Codegen *cg, LLVMTypeRef *ty) {
   for (int i = 0; i < p->nbufs; i++) {
     const IrBuffer *bf = &p->bufs[i];
     LLVMValueRef v[] = {cg_cstring(cg, bf->name), cg_u8(cg, bf->role), cg_u8(cg, bf->dtype),
-                        cg_u8(cg, bf->dim0), cg_u8(cg, bf->dim1), cg_u32(cg, 0)};
+                        cg_u8(cg, bf->dim0), cg_u8(cg, bf->dim1), cg_u32(cg, bf->count_hyper)};
     items[i] = LLVMConstNamedStruct(*ty, v, 6);
   }
   LLVMValueRef g = cg_array(cg, *ty, items, p->nbufs, "optk.bufs");

@@ -243,6 +243,10 @@ static void put_state_type(Str *out, const AstNode *n) {
   }
   if (n->state.skind == AST_STATE_SCALAR) {
     str_puts(out, " : scalar");
+  } else if (n->state.skind == AST_STATE_HISTORY) {
+    str_puts(out, " : history(");
+    put_expr(out, n->state.rows, 0);
+    str_putc(out, ')');
   } else {
     str_puts(out, " : matrix(");
     put_expr(out, n->state.rows, 0);
@@ -286,6 +290,7 @@ static void put_item(Fmt *f, const AstNode *n) {
   case AST_STATE:
     str_printf(out, "state %s", n->state.name);
     put_state_type(out, n);
+    if (!n->state.init) break; /* a history has no initial value */
     str_puts(out, " = ");
     put_expr(out, n->state.init, 0);
     break;

@@ -8,8 +8,8 @@
 
 static const char *const DIMS[] = {"1", "rows", "cols", "n"};
 static const char *const DTYPES[] = {"f32", "f64", "bf16"};
-static const char *const NEEDS[] = {"loss", "hvp", "hessian", "linesearch", "2d"};
-enum { NNEEDS = 5 };
+static const char *const NEEDS[] = {"loss", "hvp", "hessian", "linesearch", "2d", "gnb"};
+enum { NNEEDS = 6 };
 
 #define NAME_OF(table, i) \
   ((unsigned)(i) < sizeof table / sizeof table[0] ? table[i] : "?")
@@ -49,38 +49,46 @@ static int mono_of(OptkDim a, OptkDim b) {
 
 /* Bytes of persistent state one parameter tensor owns, as a polynomial in
  * its shape: every state buffer (dtype size x its dims) and 8 bytes per
- * scalar state (kept as double).  Shapes n x n (dense Hessians) are not
- * states and do not occur.  Returns false if a buffer has such a shape. */
-static bool state_bytes(const IrProgram *p, long coef[NMONO]) {
+ * scalar state (kept as double).  coef[0] holds the plain terms, coef[1 +
+ * h] those multiplied by hyper h (a history's m copies).  Shapes n x n
+ * (dense Hessians) are not states and do not occur.  Returns false if a
+ * buffer has such a shape. */
+static bool state_bytes(const IrProgram *p, long (*coef)[NMONO]) {
   static const int SIZE[] = {4, 8, 2};
-  for (int k = 0; k < NMONO; k++) coef[k] = 0;
+  for (int h = 0; h <= p->nhypers; h++)
+    for (int k = 0; k < NMONO; k++) coef[h][k] = 0;
   for (int i = 2; i < p->nbufs; i++) {
     const IrBuffer *b = &p->bufs[i];
     if (b->role != OPTK_BUF_STATE) continue;
     int m = mono_of(b->dim0, b->dim1);
-    if (m < 0) return false;
-    coef[m] += SIZE[b->dtype <= OPTK_BF16 ? b->dtype : 0];
+    if (m < 0 || b->count_hyper > (uint32_t)p->nhypers) return false;
+    coef[b->count_hyper][m] += SIZE[b->dtype <= OPTK_BF16 ? b->dtype : 0];
   }
-  coef[MONO_ONE] += 8L * p->nsstates;
+  coef[0][MONO_ONE] += 8L * p->nsstates;
   return true;
 }
 
-/* "8*n + 4*rows + 4*cols", or "0". */
+/* "8*n + 4*rows + 4*cols", "8*m*n + 8*m + 16" (history terms before the
+ * plain one of each monomial), or "0". */
 static void put_state_bytes(Str *out, const IrProgram *p) {
-  long coef[NMONO];
+  long (*coef)[NMONO] = xcalloc((size_t)p->nhypers + 1, sizeof *coef);
   if (!state_bytes(p, coef)) {
     str_puts(out, "?");
+    free(coef);
     return;
   }
   bool any = false;
-  for (int k = 0; k < NMONO; k++) {
-    if (!coef[k]) continue;
-    str_puts(out, any ? " + " : "");
-    if (k == MONO_ONE) str_printf(out, "%ld", coef[k]);
-    else str_printf(out, "%ld*%s", coef[k], MONO[k]);
-    any = true;
-  }
+  for (int k = 0; k < NMONO; k++)
+    for (int r = 1; r <= p->nhypers + 1; r++) {
+      int row = r % (p->nhypers + 1); /* hyper rows first, plain last */
+      if (!coef[row][k]) continue;
+      str_printf(out, "%s%ld", any ? " + " : "", coef[row][k]);
+      if (row) str_printf(out, "*%s", p->hypers[row - 1].name);
+      if (k != MONO_ONE) str_printf(out, "*%s", MONO[k]);
+      any = true;
+    }
   if (!any) str_putc(out, '0');
+  free(coef);
 }
 
 static void text_form(Str *out, const IrProgram *p) {
@@ -105,7 +113,10 @@ static void text_form(Str *out, const IrProgram *p) {
     else
       str_printf(out, "state.%s: matrix(%s, %s)", b->name, NAME_OF(DIMS, b->dim0),
                  NAME_OF(DIMS, b->dim1));
-    str_printf(out, " %s\n", NAME_OF(DTYPES, b->dtype));
+    str_printf(out, " %s", NAME_OF(DTYPES, b->dtype));
+    if (b->count_hyper && b->count_hyper <= (uint32_t)p->nhypers)
+      str_printf(out, " x %s", p->hypers[b->count_hyper - 1].name);
+    str_putc(out, '\n');
   }
   for (int i = 0; i < p->nsstates; i++)
     str_printf(out, "state.%s: scalar %s\n", p->sstates[i].name,
@@ -170,6 +181,12 @@ static void json_states(Str *out, const IrProgram *p) {
     json_state(out, b->name, is_tensor(b) ? "tensor" : "matrix", (OptkDType)b->dtype,
                is_tensor(b) ? "n" : NAME_OF(DIMS, b->dim0),
                is_tensor(b) ? "1" : NAME_OF(DIMS, b->dim1), &first);
+    if (b->count_hyper && b->count_hyper <= (uint32_t)p->nhypers) { /* a history: m copies */
+      out->data[--out->len] = '\0'; /* reopen the object */
+      str_puts(out, ", \"copies\": ");
+      json_string(out, p->hypers[b->count_hyper - 1].name);
+      str_putc(out, '}');
+    }
   }
   for (int i = 0; i < p->nsstates; i++)
     json_state(out, p->sstates[i].name, "scalar", p->sstates[i].dtype, NULL, NULL, &first);

@@ -151,7 +151,7 @@ static int alloc_buffers(const IrProgram *prog, Tensor *t, char **err) {
     int64_t r = dim_size(t, prog->bufs[b].dim0), c = dim_size(t, prog->bufs[b].dim1);
     t->dims[b][0] = r;
     t->dims[b][1] = c;
-    if (b < 2) continue;
+    if (b < 2 || prog->bufs[b].count_hyper) continue; /* histories: at the first step */
     if (c != 0 && r > INTERP_MAX_ELEMENTS / c)
       return set_err(err, "buffer %s would have %lld x %lld elements, over the "
                      "interpreter's limit", prog->bufs[b].name, (long long)r, (long long)c);
@@ -209,6 +209,10 @@ int interp_set_hyper(Interp *in, const char *name, double value, char **err) {
       *err = str_take(&s);
       return -1;
     }
+    if ((h->flags & OPTK_HYPER_INTEGER) && value != floor(value))
+      return set_err(err, "hyper %s must be a whole number", name);
+    if ((h->flags & OPTK_HYPER_SIZES_STATE) && in->step > 0 && value != in->hyper[i])
+      return set_err(err, "hyper %s sizes the state, which already exists", name);
     in->hyper[i] = value;
     return 0;
   }
@@ -535,6 +539,21 @@ static int run_hvp(Interp *in, const OptkOp *op, Tensor **ts, int nt, char **err
   return rc;
 }
 
+static int run_gnb(Interp *in, const OptkOp *op, Tensor **ts, int nt, char **err) {
+  if (!in->opts.host.gnb) return set_err(err, "the plan needs gnb but the host gave none");
+  double **out = xcalloc((size_t)nt + 1, sizeof *out);
+  for (int k = 0; k < nt; k++) out[k] = xcalloc((size_t)ts[k]->n + 1, sizeof(double));
+  *err = NULL;
+  int rc = in->opts.host.gnb(in->opts.host.user, nt, out, err);
+  if (rc != 0 && !*err) set_err(err, "the host's gnb failed");
+  for (int k = 0; k < nt; k++) {
+    if (rc == 0) store_block(in->prog, ts[k], op->a, 0, ts[k]->n, out[k]);
+    free(out[k]);
+  }
+  free(out);
+  return rc;
+}
+
 static int run_hessian(Interp *in, const OptkOp *op, Tensor **ts, int nt, char **err) {
   if (!in->opts.host.hessian)
     return set_err(err, "the plan needs hessian but the host gave none");
@@ -551,6 +570,8 @@ static int run_hessian(Interp *in, const OptkOp *op, Tensor **ts, int nt, char *
 
 /* ---- plans ---------------------------------------------------------------- */
 
+static int run_history(Interp *in, const OptkOp *op, Tensor **ts, int nt);
+
 static int run_op(Interp *in, const IrStage *st, Tensor **ts, int nt, char **err) {
   switch (st->op.kind) {
   case OPTK_OP_SCALAR:
@@ -562,6 +583,8 @@ static int run_op(Interp *in, const IrStage *st, Tensor **ts, int nt, char **err
   case OPTK_OP_COMBINE: run_combine(in, &st->op, ts, nt); return 0;
   case OPTK_OP_HVP: return run_hvp(in, &st->op, ts, nt, err);
   case OPTK_OP_HESSIAN: return run_hessian(in, &st->op, ts, nt, err);
+  case OPTK_OP_GNB: return run_gnb(in, &st->op, ts, nt, err);
+  case OPTK_OP_HISTORY: return run_history(in, &st->op, ts, nt);
   case OPTK_OP_LINESEARCH: return set_err(err, "the interpreter does not run line searches");
   default: /* OPTK_OP_MATOP */
     for (int k = 0; k < nt; k++)
@@ -588,8 +611,57 @@ static int run_plan(Interp *in, const IrStage *stages, int n, Tensor **ts, int n
   return 0;
 }
 
+/* History buffers hold m copies (m: their count hyper's value now). */
+static int alloc_histories(const Interp *in, Tensor *t, char **err) {
+  const IrProgram *prog = in->prog;
+  for (int b = 2; b < prog->nbufs; b++) {
+    if (!prog->bufs[b].count_hyper || t->buf[b]) continue;
+    double m = in->hyper[prog->bufs[b].count_hyper - 1];
+    int64_t per = t->dims[b][0] * t->dims[b][1];
+    if (!(m >= 1) || m > (double)INTERP_MAX_ELEMENTS / (double)(per ? per : 1))
+      return set_err(err, "history buffer %s would exceed the interpreter's limit",
+                     prog->bufs[b].name);
+    t->dims[b][1] *= (int64_t)m;
+    t->buf[b] = xcalloc((size_t)(per * (int64_t)m) + 1, sizeof(double));
+  }
+  return 0;
+}
+
+/* OPTK_OP_HISTORY over the group (interp_hist.c). */
+static int run_history(Interp *in, const OptkOp *op, Tensor **ts, int nt) {
+  const IrProgram *prog = in->prog;
+  int64_t *n = xcalloc((size_t)nt + 1, sizeof *n);
+  double **ptr = xcalloc((size_t)(6 * nt) + 1, sizeof *ptr);
+  InterpMat *v = xcalloc((size_t)(2 * nt) + 1, sizeof *v);
+  for (int k = 0; k < nt; k++) {
+    n[k] = ts[k]->n;
+    ptr[k] = ts[k]->buf[op->a];
+    ptr[nt + k] = ts[k]->buf[op->a + 1];
+    ptr[2 * nt + k] = ts[k]->buf[op->a + 2];
+    ptr[3 * nt + k] = ts[k]->sstate;
+    v[k] = mat_get(prog, ts[k], op->b);
+    v[nt + k] = mat_get(prog, ts[k], op->c);
+    ptr[4 * nt + k] = v[k].v;
+    ptr[5 * nt + k] = v[nt + k].v;
+  }
+  InterpHist h = {nt, n, ptr, ptr + nt, ptr + 2 * nt, ptr + 3 * nt, op->d,
+                  ts[0]->dims[op->a + 2][1], (OptkDType)prog->bufs[op->a].dtype};
+  if (op->fn == OPTK_HIST_PUSH) {
+    interp_hist_push(&h, ptr + 4 * nt, ptr + 5 * nt);
+  } else {
+    interp_hist_direction(&h, ptr + 4 * nt);
+    for (int k = 0; k < nt; k++) store_block(prog, ts[k], op->c, 0, n[k], v[k].v);
+  }
+  for (int k = 0; k < 2 * nt; k++) free(v[k].v);
+  free(v);
+  free(ptr);
+  free(n);
+  return 0;
+}
+
 static int init_tensor(Interp *in, Tensor *t, char **err) {
   const IrProgram *prog = in->prog;
+  if (alloc_histories(in, t, err) != 0) return -1;
   for (int s = 0; s < prog->nsstates; s++)
     t->sstate[s] = round_to((OptkDType)prog->sstates[s].dtype, prog->sstates[s].init);
   t->ready = true;

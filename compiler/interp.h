@@ -34,8 +34,12 @@
  * - IDENTITY with no slot (d = -1) scales by 1 (choice).
  * - LINESEARCH is not run: a plan that reaches one fails with
  *   "the interpreter does not run line searches".
- * - HVP and HESSIAN call the host callbacks of InterpOptions; a plan that
+ * - HVP, HESSIAN and GNB call the host callbacks of InterpOptions; a plan that
  *   reaches one without its callback fails.
+ * - HISTORY (interp_hist.c) follows docs/abi.md "L-BFGS histories" in
+ *   double, pairs rounded to the history's dtype; a history's buffers are
+ *   allocated at the tensor's first step with m copies, m the value of
+ *   their count hyper then (which interp_set_hyper no longer changes).
  *
  * Errors are returned as text in *err (the caller frees it); nothing
  * prints.  After an error the group's values are unspecified.
@@ -55,12 +59,14 @@ enum { INTERP_MAX_ELEMENTS = 1 << 27 };
 /* Host callbacks, in double.  Each returns 0, or -1 with *err set (a
  * malloc'd message).  hvp: out[k] = H v[k] for every tensor k of the group
  * (arrays of n_k values).  hessian: the dense n x n Hessian of tensor 0,
- * row-major, into out. */
+ * row-major, into out.  gnb: out[k] = the Gauss-Newton-Bartlett gradient
+ * (optrt.h, gnb_grad) for every tensor k of the group. */
 typedef struct InterpHost {
   void *user;
   int (*hvp)(void *user, int ntensors, const double *const *v, double *const *out,
              char **err);
   int (*hessian)(void *user, int64_t n, double *out, char **err);
+  int (*gnb)(void *user, int ntensors, double *const *out, char **err);
 } InterpHost;
 
 typedef struct InterpOptions {

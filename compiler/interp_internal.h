@@ -21,4 +21,21 @@ int interp_mat_run(const OptkOp *op, const InterpMat *a, const InterpMat *b,
  * interp.h (largest-magnitude entry positive). a is left unchanged. */
 void interp_mat_sym_eigen(const double *a, int64_t m, double *w, double *vecs);
 
+/* One L-BFGS history of the group (interp_hist.c; OPTK_OP_HISTORY): per
+ * tensor t, s[t] and y[t] hold m slots of n[t] values, rho[t] m values,
+ * sstate[t][d] and [d + 1] len and head. */
+typedef struct InterpHist {
+  int nt;
+  const int64_t *n;
+  double *const *s, *const *y, *const *rho, *const *sstate;
+  int d;
+  int64_t m;
+  OptkDType dtype; /* stored s and y are rounded to it */
+} InterpHist;
+
+/* q[t] (v on entry) becomes the two-loop recursion's H v. */
+void interp_hist_direction(const InterpHist *h, double *const *q);
+/* Adds (s, y) as the newest pair when s.y > 0 over the group. */
+void interp_hist_push(const InterpHist *h, double *const *s, double *const *y);
+
 #endif

@@ -76,7 +76,7 @@ int ir_program_add_buffer(IrProgram *prog, const char *name, OptkBufRole role,
                           OptkDType dtype, OptkDim dim0, OptkDim dim1) {
   prog->bufs = grow(&prog->arena, prog->bufs, prog->nbufs, sizeof(IrBuffer));
   prog->bufs[prog->nbufs] =
-      (IrBuffer){arena_strdup(&prog->arena, name), role, dtype, dim0, dim1};
+      (IrBuffer){arena_strdup(&prog->arena, name), role, dtype, dim0, dim1, 0};
   return prog->nbufs++;
 }
 

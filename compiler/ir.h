@@ -125,6 +125,8 @@ typedef struct IrBuffer {
   OptkBufRole role;
   OptkDType dtype;
   OptkDim dim0, dim1;
+  uint32_t count_hyper; /* OptkBuffer.count_hyper: 0, or 1 + the hyper
+                           multiplying the count (history buffers) */
 } IrBuffer;
 
 typedef struct IrScalarState {

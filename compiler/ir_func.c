@@ -11,8 +11,9 @@
 #include <string.h>
 
 static const char *const FN_NAMES[] = {"hvp", "linesearch", "if", "endif",
-                                       "matop", "msweep", "mreduce", "hessian"};
-static const int FN_NARGS[] = {1, 1, 1, 0, 1, 1, 1, 0};
+                                       "matop", "msweep", "mreduce", "hessian", "gnb",
+                                       "lbfgs_direction", "history_push"};
+static const int FN_NARGS[] = {1, 1, 1, 0, 1, 1, 1, 0, 0, 1, 2};
 static const char *const MATOPS[] = {"gemm", "inv_root", "solve", "eigvecs", "transpose",
                                      "rowmean", "colmean", "identity", "copy"};
 
@@ -47,6 +48,9 @@ bool irf_is_pure(int op) {
   case FN_MSWEEP:
   case FN_MREDUCE:
   case FN_HESSIAN:
+  case FN_GNB:
+  case FN_HIST_DIR:
+  case FN_HIST_PUSH:
     return false;
   default:
     return op < IR_OP_COUNT;
@@ -58,7 +62,7 @@ bool irf_is_barrier(const IrFInst *in) {
 }
 
 bool irf_is_elem(const IrFInst *in) {
-  return in->shape == IR_SHAPE_ELEM || in->op == FN_HVP;
+  return in->shape == IR_SHAPE_ELEM || in->op == FN_HVP || in->op == FN_GNB;
 }
 
 bool irf_is_mat(const IrFInst *in) { return in->shape == IR_SHAPE_MAT; }
@@ -225,6 +229,11 @@ static void print_operands(Str *out, const IrFInst *in, const IrProgram *t) {
   case FN_MREDUCE:
     str_printf(out, ".%s %%%d", in->aux == OPTK_RED_MAX ? "max" : "sum", in->args[0]);
     return;
+  case FN_HIST_DIR: case FN_HIST_PUSH:
+    if (t && in->index >= 0 && in->index < t->nbufs) str_printf(out, " %s", t->bufs[in->index].name);
+    else str_printf(out, " buf%d", in->index);
+    for (int k = 0; k < irf_op_nargs(in->op); k++) str_printf(out, ", %%%d", in->args[k]);
+    return;
   case FN_IF: str_printf(out, " %%%d  block%d", in->args[0], in->index); return;
   case FN_ENDIF: str_printf(out, " block%d", in->index); return;
   case FN_LINESEARCH:
@@ -246,7 +255,7 @@ void irf_print(Str *out, const IrFunc *f, const char *title, const IrProgram *ta
     if (in->op == FN_ENDIF && depth > 1) depth--;
     for (int d = 0; d < depth; d++) str_puts(out, "  ");
     bool value = in->op != IR_STORE && in->op != IR_SSTATE_SET && in->op != FN_IF &&
-                 in->op != FN_ENDIF;
+                 in->op != FN_ENDIF && in->op != FN_HIST_PUSH;
     if (value) str_printf(out, "%%%d %s = ", i, shape_tag(in));
     str_puts(out, irf_op_name(in->op));
     print_operands(out, in, tables);
@@ -278,7 +287,8 @@ static const char *check_inst(const IrFunc *f, int i) {
     if (in->xargs[k] >= i || in->xargs[k] < -1) return "bad linesearch argument";
   for (int k = 0; k < n; k++) {
     const IrFInst *a = &f->data[in->args[k]];
-    if (a->op == IR_STORE || a->op == IR_SSTATE_SET || a->op == FN_IF || a->op == FN_ENDIF)
+    if (a->op == IR_STORE || a->op == IR_SSTATE_SET || a->op == FN_IF || a->op == FN_ENDIF ||
+        a->op == FN_HIST_PUSH)
       return "argument has no value";
     if (irf_is_elem(a) && in->shape == IR_SHAPE_SCALAR) return "scalar value uses an element value";
     if (irf_is_mat(a) && in->shape == IR_SHAPE_SCALAR) return "scalar value uses a matrix value";

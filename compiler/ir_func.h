@@ -62,6 +62,13 @@ enum {
                            elements (scalar) */
   FN_HESSIAN,           /* value: the dense Hessian at the current p, MAT
                            (N, N); one tensor per group */
+  FN_GNB,               /* value: the host's Gauss-Newton-Bartlett gradient
+                           at the current p (elem, in a buffer) */
+  FN_HIST_DIR,          /* args[0]: elem v; index: the history's first
+                           buffer; out: its first scalar state; value:
+                           the L-BFGS direction (elem, in a buffer) */
+  FN_HIST_PUSH,         /* args[0], args[1]: elem s, y; index, out as
+                           FN_HIST_DIR; no value (an effect) */
   FN_OP_END
 };
 
@@ -134,6 +141,7 @@ int pass_simplify(IrFunc *f);
 int pass_cse(IrFunc *f);
 int pass_dce(IrFunc *f);
 int pass_hoist(IrFunc *f);
+int pass_contract(IrFunc *f);
 
 /* Folds op over constant arguments; false when it does not apply. */
 bool irf_fold_value(int op, const double *a, int32_t index, double *out);

@@ -41,10 +41,10 @@ static void put_buf(Str *out, const IrProgram *p, int i) {
 }
 
 static void put_needs(Str *out, uint32_t needs) {
-  static const char *const names[] = {"loss", "hvp", "hessian", "linesearch", "2d"};
+  static const char *const names[] = {"loss", "hvp", "hessian", "linesearch", "2d", "gnb"};
   bool any = false;
   str_puts(out, "needs: ");
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 6; i++) {
     if (!(needs & (1u << i))) continue;
     str_puts(out, any ? ", " : "");
     str_puts(out, names[i]);
@@ -72,13 +72,20 @@ static void put_header(Str *out, const IrProgram *p) {
     str_printf(out, "hyper %s = ", p->hypers[i].name ? p->hypers[i].name : "?");
     ir_print_number(out, p->hypers[i].def);
     put_range(out, &p->hypers[i]);
+    if (p->hypers[i].flags & OPTK_HYPER_SIZES_STATE) str_puts(out, " (whole, sizes state)");
     str_putc(out, '\n');
   }
   for (int i = 0; i < p->nbufs; i++) {
     const IrBuffer *b = &p->bufs[i];
-    str_printf(out, "buffer %s: %s %s [%s, %s]\n", b->name ? b->name : "?",
+    str_printf(out, "buffer %s: %s %s [%s, %s]", b->name ? b->name : "?",
                NAME_OF(ROLE_NAMES, b->role), NAME_OF(DTYPE_NAMES, b->dtype),
                NAME_OF(DIM_NAMES, b->dim0), NAME_OF(DIM_NAMES, b->dim1));
+    if (b->count_hyper) { /* a history: that many copies */
+      str_puts(out, " x ");
+      put_named(out, (int)b->count_hyper - 1 < p->nhypers ? p->hypers[b->count_hyper - 1].name : NULL,
+                 (int)b->count_hyper - 1, p->nhypers);
+    }
+    str_putc(out, '\n');
   }
   for (int i = 0; i < p->nsstates; i++) {
     const IrScalarState *s = &p->sstates[i];
@@ -178,6 +185,7 @@ static void put_op(Str *out, const IrProgram *p, const IrStage *st) {
     put_buf(out, p, op->b);
     break;
   case OPTK_OP_HESSIAN: str_puts(out, "hessian out="); put_buf(out, p, op->a); break;
+  case OPTK_OP_GNB: str_puts(out, "gnb out="); put_buf(out, p, op->a); break;
   case OPTK_OP_LINESEARCH:
     str_puts(out, "linesearch d=");
     put_buf(out, p, op->a);
@@ -186,6 +194,17 @@ static void put_op(Str *out, const IrProgram *p, const IrStage *st) {
     if (op->d >= 0) str_printf(out, " step=slot%d", op->d);
     break;
   case OPTK_OP_MATOP: put_matop(out, p, op); break;
+  case OPTK_OP_HISTORY:
+    str_puts(out, op->fn == OPTK_HIST_PUSH ? "history_push h=" : "lbfgs_direction h=");
+    put_buf(out, p, op->a);
+    str_puts(out, op->fn == OPTK_HIST_PUSH ? " s=" : " v=");
+    put_buf(out, p, op->b);
+    str_puts(out, op->fn == OPTK_HIST_PUSH ? " y=" : " out=");
+    put_buf(out, p, op->c);
+    str_puts(out, " len=");
+    put_named(out, op->d >= 0 && op->d < p->nsstates ? p->sstates[op->d].name : NULL, op->d,
+              p->nsstates);
+    break;
   default: str_printf(out, "op? kind=%d", op->kind); break;
   }
   str_putc(out, '\n');

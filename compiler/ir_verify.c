@@ -41,7 +41,7 @@ typedef struct Verify {
 
 static const char *const KIND_NAMES[] = {"scalar", "sweep", "combine", "jump",
                                          "jump_if_zero", "hvp", "hessian",
-                                         "linesearch", "matop"};
+                                         "linesearch", "matop", "gnb", "history"};
 
 static const IrStage *cur_stage(const Verify *v) {
   return v->init ? &v->prog->init_stages[v->opi] : &v->prog->stages[v->opi];
@@ -51,7 +51,7 @@ static void where(Verify *v) {
   if (v->opi < 0) return;
   const IrStage *st = cur_stage(v);
   str_printf(&v->msg, "%sop %d (%s", v->init ? "init " : "", v->opi,
-             st->op.kind <= OPTK_OP_MATOP ? KIND_NAMES[st->op.kind] : "?");
+             st->op.kind <= OPTK_OP_HISTORY ? KIND_NAMES[st->op.kind] : "?");
   if (st->op.kind <= OPTK_OP_SWEEP) str_printf(&v->msg, " %d", st->op.fn);
   str_puts(&v->msg, "): ");
   if (v->inst >= 0 && st->insts)
@@ -188,6 +188,7 @@ static bool check_buffer_index(Verify *v, const IrInst *in) {
   if (!in_range(in->index, p->nbufs))
     return fail(v, "buffer %d out of range (%d buffers)", in->index, p->nbufs);
   const IrBuffer *b = &p->bufs[in->index];
+  if (b->count_hyper) return fail(v, "buffer %s is a history: only history ops touch it", b->name);
   if (in->op == IR_LOAD && !loadable(b, v->dom))
     return fail(v, "buffer %s cannot be loaded elementwise", b->name);
   if (in->op == IR_STORE && b->role == OPTK_BUF_GRAD)
@@ -331,6 +332,33 @@ static bool buffer_arg(Verify *v, int b, bool out, const char *what) {
   return true;
 }
 
+/* A history's buffers: S and Y shaped like p, RHO (1, 1), consecutive
+ * states sized by the same whole-number hyper; two scalar states. */
+static bool check_history(Verify *v, const OptkOp *op) {
+  const IrProgram *p = v->prog;
+  if (op->fn > OPTK_HIST_PUSH) return fail(v, "bad history function %d", op->fn);
+  if (!in_range(op->a, p->nbufs) || op->a + 2 >= p->nbufs)
+    return fail(v, "history buffers %d..%d out of range (%d buffers)", op->a, op->a + 2, p->nbufs);
+  const IrBuffer *h = &p->bufs[op->a];
+  for (int k = 0; k < 3; k++) {
+    const IrBuffer *b = &h[k];
+    bool shape = k < 2 ? elem_shaped(b) : b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_ONE;
+    if (b->role != OPTK_BUF_STATE || !b->count_hyper || b->count_hyper != h->count_hyper || !shape)
+      return fail(v, "history buffer %d is not part of a history", op->a + k);
+  }
+  if (h->count_hyper > (uint32_t)p->nhypers ||
+      !(p->hypers[h->count_hyper - 1].flags & OPTK_HYPER_INTEGER))
+    return fail(v, "history size must be a whole-number hyper");
+  if (!in_range(op->d, p->nsstates) || op->d + 1 >= p->nsstates)
+    return fail(v, "history scalar states %d, %d out of range", op->d, op->d + 1);
+  if (!buffer_arg(v, op->b, false, "operand") || !buffer_arg(v, op->c, op->fn == OPTK_HIST_DIRECTION, "operand"))
+    return false;
+  if (!elem_shaped(&p->bufs[op->b]) || !elem_shaped(&p->bufs[op->c]) || p->bufs[op->b].count_hyper ||
+      p->bufs[op->c].count_hyper)
+    return fail(v, "history operands must be shaped like p");
+  return true;
+}
+
 static bool check_host(Verify *v, const OptkOp *op) {
   const IrBuffer *bufs = v->prog->bufs;
   switch (op->kind) {
@@ -345,6 +373,9 @@ static bool check_host(Verify *v, const OptkOp *op) {
     if (bufs[op->a].dim0 != OPTK_DIM_N || bufs[op->a].dim1 != OPTK_DIM_N)
       return fail(v, "hessian buffer must be n x n");
     return true;
+  case OPTK_OP_GNB:
+    if (!buffer_arg(v, op->a, true, "output")) return false;
+    return elem_shaped(&bufs[op->a]) ? true : fail(v, "gnb buffer must be shaped like p");
   default: /* OPTK_OP_LINESEARCH */
     if (!buffer_arg(v, op->a, false, "direction")) return false;
     if (!elem_shaped(&bufs[op->a])) return fail(v, "direction must be shaped like p");
@@ -410,7 +441,7 @@ static bool check_matop(Verify *v, const OptkOp *op) {
 
 static bool check_op(Verify *v, const IrStage *st, int nops) {
   const OptkOp *op = &st->op;
-  if (op->kind > OPTK_OP_MATOP) return fail(v, "bad op kind %d", op->kind);
+  if (op->kind > OPTK_OP_HISTORY) return fail(v, "bad op kind %d", op->kind);
   if (op->kind > OPTK_OP_SWEEP && st->ninsts != 0)
     return fail(v, "only scalar and sweep stages have instructions");
   switch (op->kind) {
@@ -419,6 +450,7 @@ static bool check_op(Verify *v, const IrStage *st, int nops) {
   case OPTK_OP_COMBINE: return check_combine(v, op);
   case OPTK_OP_JUMP: case OPTK_OP_JUMP_IF_ZERO: return check_jump(v, op, nops);
   case OPTK_OP_MATOP: return check_matop(v, op);
+  case OPTK_OP_HISTORY: return check_history(v, op);
   default: return check_host(v, op);
   }
 }

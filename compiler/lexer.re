@@ -245,6 +245,7 @@ static int lex_raw(Lexer *lx, LexToken *t) {
       "f32"       { TOKEN(TOK_F32); }
       "f64"       { TOKEN(TOK_F64); }
       "bf16"      { TOKEN(TOK_BF16); }
+      "history"   { TOKEN(TOK_HISTORY); }
       id {
         t->span = lex_span(lx, lx->tok, lx->cur);
         t->text = arena_strndup(&lx->m->arena, lx->tok, (size_t)(lx->cur - lx->tok));

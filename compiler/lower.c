@@ -39,6 +39,8 @@ typedef struct Lower {
   int *state_buf;     /* state -> buffer, or -1 */
   int *state_ss;      /* state -> scalar state, or -1 */
   int *state_mbuf;    /* state -> matrix buffer (not shaped like p), or -1 */
+  int *state_hist;    /* history state -> first of its buffers S, Y, RHO, or -1 */
+  int *state_hss;     /* history state -> first of its scalar states len, head */
   int pver, gver, fver;
   const int *params;  /* arguments of the def being inlined */
   int depth;
@@ -75,6 +77,7 @@ static int load(Lower *L, int buf, int version, Span at) {
 }
 
 static int state_entry_value(Lower *L, int s, Span at) {
+  if (L->state_hist[s] >= 0) return -1; /* a history is never a value */
   if (L->state_buf[s] >= 0) return load(L, L->state_buf[s], 0, at);
   if (L->state_mbuf[s] >= 0) {
     const IrBuffer *b = &L->prog->bufs[L->state_mbuf[s]];
@@ -431,6 +434,11 @@ static int lower_hvp(Lower *L, const AstNode *e, const int *a) {
   return host_inst(L, FN_HVP, a[0], e->span);
 }
 
+static int lower_gnb(Lower *L, Span at) {
+  sync_p(L); /* the host evaluates the gradient at the current p */
+  return host_inst(L, FN_GNB, -1, at);
+}
+
 /* linesearch(d, armijo|wolfe[, step0[, c1[, c2[, max_evals]]]]): moves p,
  * refreshes g and f; its value is the accepted step. */
 static int lower_linesearch(Lower *L, const AstNode *e) {
@@ -532,6 +540,7 @@ static int lower_builtin_call(Lower *L, const AstNode *e, const int *a) {
     if (e->call.builtin == BF_HVP) return lower_hvp(L, e, a);
     if (e->call.builtin == BF_HESSIAN) return lower_hessian(L, e->span);
     if (e->call.builtin == BF_SOLVE) return lower_solve(L, e, a);
+    if (e->call.builtin == BF_GNB) return lower_gnb(L, e->span);
     break;
   default: break;
   }
@@ -540,12 +549,28 @@ static int lower_builtin_call(Lower *L, const AstNode *e, const int *a) {
   return not_compiled(L, e->span, what);
 }
 
+/* lbfgs_direction(H, v) and history_push(H, s, y): the whole group's
+ * history, run by the runtime (OPTK_OP_HISTORY); H is not a value. */
+static int lower_history(Lower *L, const AstNode *e) {
+  bool push = e->call.builtin == BF_HISTORY_PUSH;
+  int h = e->call.args.items[0]->ref.index;
+  int v = lower_expr(L, e->call.args.items[1]);
+  IrFInst in = barrier_inst(push ? FN_HIST_PUSH : FN_HIST_DIR, v, e->span);
+  if (push) in.args[1] = lower_expr(L, e->call.args.items[2]);
+  in.index = L->state_hist[h];
+  in.out = L->state_hss[h];
+  if (!push) in.shape = IR_SHAPE_ELEM;
+  return push_barrier(L, &in);
+}
+
 /* Calls with more arguments than any builtin or def takes are bounded by
  * sema; 64 keeps the argument array on the stack. */
 enum { MAX_CALL_ARGS = 64 };
 
 static int lower_call(Lower *L, const AstNode *e) {
   if (e->call.builtin == BF_LINESEARCH) return lower_linesearch(L, e);
+  if (e->call.builtin == BF_LBFGS_DIRECTION || e->call.builtin == BF_HISTORY_PUSH)
+    return lower_history(L, e);
   int a[MAX_CALL_ARGS];
   int n = e->call.args.len;
   if (n > MAX_CALL_ARGS) {
@@ -803,8 +828,48 @@ static void add_matrix_state(Lower *L, int i, const AstNode *s, OptkDType dt) {
   else L->state_mbuf[i] = b;
 }
 
+/* The hyper sizing history `s`: the named one, or for a whole number M
+ * a fixed hyper "NAME.m" = M in [M, M]; either becomes a whole-number
+ * hyper that sizes the state (optk.h). */
+static int history_hyper(Lower *L, const AstNode *s) {
+  const AstNode *m = s->state.rows;
+  int h;
+  if (m->kind == AST_NAME && m->ref.kind == REF_HYPER) {
+    h = m->ref.index;
+  } else {
+    char name[300];
+    snprintf(name, sizeof name, "%.250s.m", s->state.name);
+    double v = m->kind == AST_NUM ? m->num.value : 1;
+    h = ir_program_add_hyper(L->prog, name, v, v, v, OPTK_HYPER_HAS_LO | OPTK_HYPER_HAS_HI);
+  }
+  L->prog->hypers[h].flags |= OPTK_HYPER_INTEGER | OPTK_HYPER_SIZES_STATE;
+  return h;
+}
+
+/* A history: buffers NAME.s and NAME.y (n x m, its dtype) and NAME.rho
+ * (m, f64), and scalar states NAME.len and NAME.head. */
+static void add_history_state(Lower *L, int i, const AstNode *s, OptkDType dt) {
+  static const char *const PARTS[] = {"s", "y", "rho", "len", "head"};
+  uint32_t h = (uint32_t)history_hyper(L, s) + 1;
+  char name[300];
+  for (int k = 0; k < 3; k++) {
+    snprintf(name, sizeof name, "%.250s.%s", s->state.name, PARTS[k]);
+    int b = ir_program_add_buffer(L->prog, name, OPTK_BUF_STATE, k < 2 ? dt : OPTK_F64,
+                                  k < 2 ? OPTK_DIM_N : OPTK_DIM_ONE, OPTK_DIM_ONE);
+    L->prog->bufs[b].count_hyper = h;
+    if (k == 0) L->state_hist[i] = b;
+  }
+  for (int k = 3; k < 5; k++) {
+    snprintf(name, sizeof name, "%.250s.%s", s->state.name, PARTS[k]);
+    int ss = ir_program_add_sstate(L->prog, name, OPTK_F64, 0);
+    if (k == 3) L->state_hss[i] = ss;
+  }
+}
+
 static void add_states(Lower *L) {
   int n = L->sp->nstates;
+  L->state_hist = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+  L->state_hss = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
   L->state_buf = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
   L->state_ss = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
   L->state_mbuf = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
@@ -813,8 +878,11 @@ static void add_states(Lower *L) {
   for (int i = 0; i < n; i++) {
     const AstNode *s = L->sp->states[i];
     L->state_buf[i] = L->state_ss[i] = L->state_mbuf[i] = -1;
+    L->state_hist[i] = L->state_hss[i] = -1;
     OptkDType dt = dtype_of(s->state.dtype);
-    if (s->state.skind == AST_STATE_TENSOR)
+    if (s->state.skind == AST_STATE_HISTORY)
+      add_history_state(L, i, s, dt);
+    else if (s->state.skind == AST_STATE_TENSOR)
       L->state_buf[i] = ir_program_add_buffer(L->prog, s->state.name, OPTK_BUF_STATE, dt,
                                               OPTK_DIM_N, OPTK_DIM_ONE);
     else if (s->state.skind == AST_STATE_SCALAR)
@@ -831,6 +899,7 @@ static void lower_inits(Lower *L, IrFunc *init) {
   for (int i = 0; i < L->sp->nstates; i++) {
     const AstNode *s = L->sp->states[i];
     double c;
+    if (L->state_hist[i] >= 0) continue; /* starts empty: len = 0 */
     if (L->state_ss[i] >= 0 && lower_constant(L, s->state.init, &c)) {
       L->prog->sstates[L->state_ss[i]].init = c;
       continue;
@@ -870,5 +939,7 @@ int lower_program(IrProgram *prog, IrFunc *body, IrFunc *init, const SemaProgram
   free(L.state_buf);
   free(L.state_ss);
   free(L.state_mbuf);
+  free(L.state_hist);
+  free(L.state_hss);
   return L.errors;
 }

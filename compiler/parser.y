@@ -21,6 +21,7 @@
  *             | "def" NAME "(" [ NAME { "," NAME } ] ")" "=" expr
  *             | "hyper" NAME "=" expr [ "in" ( "[" | "(" ) expr "," expr ( "]" | ")" ) ]
  *             | "state" NAME [ ":" type ] "=" expr
+ *             | "state" NAME ":" "history" "(" expr ")" [ dtype ]
  *             | "update" block ;
  *   type      = ( "tensor" | "scalar" | "matrix" "(" expr "," expr ")" ) [ dtype ]
  *             | dtype ;
@@ -269,7 +270,7 @@ static void check_transpose(Parser *ps, const char *name, Span at) {
 %token OPTIMIZER "optimizer" IMPORT "import" DEF "def" HYPER "hyper" STATE "state"
        UPDATE "update" IF "if" ELSE "else" EVERY "every" REPEAT "repeat" IN "in"
        GROUP "group" TENSOR "tensor" SCALAR "scalar" MATRIX "matrix" F32 "f32" F64 "f64"
-       BF16 "bf16"
+       BF16 "bf16" HISTORY "history"
 %token EQ "==" NE "!=" LE "<=" GE ">=" LT "<" GT ">" ANDAND "&&" OROR "||"
        ASSIGN "=" ADD_SET "+=" SUB_SET "-=" MUL_SET "*=" DIV_SET "/="
        PLUS "+" MINUS "-" STAR "*" SLASH "/" CARET "^" AT "@" BANG "!"
@@ -331,6 +332,8 @@ item
   | "def" NAME "(" params ")" "=" expr { $$ = mk_def(ps, $2, @2, $4, $7, @$); }
   | "hyper" NAME "=" expr range { $$ = mk_hyper(ps, $2, @2, $4, $5, @$); }
   | "state" NAME state_type "=" expr { $$ = mk_state(ps, $2, @2, $3, $5, @$); }
+  | "state" NAME ":" "history" "(" expr ")" dtype_opt
+    { $$ = mk_state(ps, $2, @2, mk_type(AST_STATE_HISTORY, $6, NULL, (AstDType)$8), NULL, @$); }
   | "update" block { $$ = mk_update(ps, $2, @$); }
   ;
 
@@ -633,9 +636,9 @@ static void group_expected(Expected *e, Phrases *ph) {
          YYSYMBOL_BANG, YYSYMBOL_GROUP);
   }
   if (exp_has(e, YYSYMBOL_TENSOR)) {
-    add_phrase(ph, "a type (tensor, scalar, matrix(R, C), f32, f64 or bf16)");
+    add_phrase(ph, "a type (tensor, scalar, matrix(R, C), history(m), f32, f64 or bf16)");
     DROP(e, YYSYMBOL_TENSOR, YYSYMBOL_SCALAR, YYSYMBOL_MATRIX, YYSYMBOL_F32, YYSYMBOL_F64,
-         YYSYMBOL_BF16);
+         YYSYMBOL_BF16, YYSYMBOL_HISTORY);
   }
   if (exp_has(e, YYSYMBOL_STAR)) {
     add_phrase(ph, "an operator");

@@ -1,6 +1,7 @@
 /* pass_dce.c: dead code elimination.
  *
- * Roots are the effects: STORE, SSTATE_SET and linesearch (it moves p).
+ * Roots are the effects: STORE, SSTATE_SET, linesearch (it moves p) and
+ * history_push (it changes an L-BFGS history).
  * A STORE of a buffer's own unchanged value (a LOAD of it at the same
  * version) is dead too.  An FN_IF/FN_ENDIF pair stays only while a live
  * barrier remains between them, and then keeps its condition alive; hvp
@@ -20,7 +21,7 @@ static bool is_root(const IrFunc *f, const IrFInst *in) {
   if (in->op == IR_STORE) return !dead_store(f, in);
   if (in->op == FN_MSWEEP) return in->index >= 0; /* a matrix state's store */
   if (in->op == FN_MATOP || in->op == FN_HESSIAN) return in->out > 1; /* likewise */
-  return in->op == IR_SSTATE_SET || in->op == FN_LINESEARCH;
+  return in->op == IR_SSTATE_SET || in->op == FN_LINESEARCH || in->op == FN_HIST_PUSH;
 }
 
 static void mark_args(const IrFunc *f, bool *live) {

@@ -31,6 +31,7 @@
 
 #include "ir_build.h"
 #include "ir_func.h"
+#include "sched_scratch.h"
 
 enum { GARBAGE = INT_MIN };
 
@@ -59,7 +60,7 @@ typedef struct Sched {
   int nls;
   int *host_in;        /* host op: input buffer; matop: first operand */
   int *host_in2;       /* matop: second operand buffer, or -1 */
-  int *host_out;       /* hvp: output buffer */
+  int *host_out;       /* hvp, gnb: output buffer */
   int *mat_buf;        /* matop, msweep, hessian: output buffer; mreduce:
                           its domain; -1 elsewhere */
   int *red_id, *slot_of, *slot_ctx;
@@ -75,7 +76,7 @@ static bool ctx_dominates(const struct Sched *S, int outer, int inner);
 
 static bool is_host(int op) { return op == FN_HVP || op == FN_LINESEARCH; }
 /* Host calls that read p from memory. */
-static bool reads_p(int op) { return is_host(op) || op == FN_HESSIAN; }
+static bool reads_p(int op) { return is_host(op) || op == FN_HESSIAN || op == FN_GNB; }
 /* Values a sweep computes per element: ELEM, and MAT (in a parameter
  * sweep a MAT value broadcasts: a row or column vector). */
 static bool per_elem(const IrFInst *in) { return irf_is_elem(in) || irf_is_mat(in); }
@@ -190,13 +191,18 @@ static int content_at(const Sched *S, int b, int j) {
     if (w->buf == b && w->x < j && key_later(w->x, w->kind, w->seq, bx, bkind, bseq))
       best = w->content, bx = w->x, bkind = w->kind, bseq = w->seq;
   }
+  bool maybe = false; /* the latest store sits in a block that may not have run */
   for (int i = 0; i < S->stores.len; i++) {
     const Store *s = &S->stores.data[i];
     int x = store_phase(s);
-    if (s->buf == b && x < j && key_later(x, 0, s->inst, bx, bkind, bseq))
+    if (s->buf == b && x < j && key_later(x, 0, s->inst, bx, bkind, bseq)) {
       best = s->value, bx = x, bkind = 0, bseq = s->inst;
+      maybe = S->phase_ctx && !ctx_dominates(S, s->ctx, S->phase_ctx[j]);
+    }
   }
-  return best;
+  /* a scratch written in a block holds nothing certain outside it (a pure
+   * value CSE'd between sibling blocks must be recomputed there) */
+  return maybe && b >= S->nbufs0 ? GARBAGE : best;
 }
 
 /* Whether buffer b, holding `content`, gives back value v when loaded.  A
@@ -294,7 +300,9 @@ static bool plan_ok(Sched *S, Roots *r) {
     if (phase_failure(S, j, r) >= 0) return false;
   for (int i = 0; i < S->f->len; i++) { /* host inputs read directly */
     const IrFInst *in = &S->f->data[i];
-    if (!is_host(in->op) && in->op != FN_MATOP) continue;
+    if (in->op == FN_HIST_PUSH && !input_intact(S, i, S->host_in2[i], in->args[1])) return false;
+    if (!is_host(in->op) && in->op != FN_MATOP && in->op != FN_HIST_DIR && in->op != FN_HIST_PUSH)
+      continue;
     if (!input_intact(S, i, S->host_in[i], in->args[0])) return false;
     if (in->op == FN_MATOP && !input_intact(S, i, S->host_in2[i], in->xargs[0])) return false;
   }
@@ -367,7 +375,7 @@ static int new_mat_scratch(Sched *S, int d0, int d1) {
 static int buffer_of(const Sched *S, int v) {
   const IrFInst *in = &S->f->data[v];
   if (S->mat_buf[v] >= 0 && in->op != FN_MREDUCE) return S->mat_buf[v];
-  if (in->op == FN_HVP) return S->host_out[v];
+  if (in->op == FN_HVP || in->op == FN_GNB) return S->host_out[v];
   return in->op == IR_LOAD ? in->index : -1;
 }
 
@@ -425,6 +433,27 @@ static void plan_mat_io(Sched *S, int i) {
   VEC_PUSH(&S->writes, w);
 }
 
+/* The scratch buffer a host call (hvp, gnb) writes its value into. */
+static void plan_host_out(Sched *S, int i) {
+  S->host_out[i] = new_scratch(S);
+  Write w = {S->host_out[i], S->lvl[i], 1, i, i};
+  VEC_PUSH(&S->writes, w);
+}
+
+/* An L-BFGS history op: its operands as a matrix op's; the direction
+ * goes to a scratch buffer. */
+static void plan_history_io(Sched *S, int i) {
+  const IrFInst *in = &S->f->data[i];
+  S->host_in[i] = matop_input(S, i, in->args[0]);
+  if (in->op == FN_HIST_PUSH) {
+    S->host_in2[i] = matop_input(S, i, in->args[1]);
+    return;
+  }
+  S->mat_buf[i] = new_scratch(S);
+  Write w = {S->mat_buf[i], S->lvl[i], 1, i, i};
+  VEC_PUSH(&S->writes, w);
+}
+
 /* Host inputs: read directly when the value is an intact buffer, else
  * written to a scratch buffer by the sweep of the host call's level. */
 static void plan_host_io(Sched *S) {
@@ -432,6 +461,8 @@ static void plan_host_io(Sched *S) {
   for (int i = 0; i < f->len; i++) {
     const IrFInst *in = &f->data[i];
     if (in->op >= FN_MATOP && in->op <= FN_HESSIAN) plan_mat_io(S, i);
+    if (in->op == FN_HIST_DIR || in->op == FN_HIST_PUSH) plan_history_io(S, i);
+    if (in->op == FN_GNB) plan_host_out(S, i);
     if (!is_host(in->op)) continue;
     const IrFInst *v = &f->data[in->args[0]];
     int synced = -1; /* hvp(p) right after p's store reads p itself */
@@ -447,9 +478,7 @@ static void plan_host_io(Sched *S) {
       add_store(S, i, S->host_in[i], in->args[0], S->lvl[i], S->lvl[i], S->ctx[i], S->lvl[i]);
     }
     if (in->op == FN_HVP) {
-      S->host_out[i] = new_scratch(S);
-      Write w = {S->host_out[i], S->lvl[i], 1, i, i};
-      VEC_PUSH(&S->writes, w);
+      plan_host_out(S, i);
     } else {
       S->nls++; /* p and g now hold version nls */
       Write wp = {0, S->lvl[i], 1, i, -(S->nls + 1)};
@@ -500,6 +529,146 @@ static bool fix_with_scratch(Sched *S, int j, int root) {
   return false;
 }
 
+/* ---- carried locals ----------------------------------------------------------
+ * A local updated in a chain of `if` blocks (Newton-CG's z, r and d, once
+ * per unrolled CG iteration) merges after each block as s = select(c, a,
+ * b): a its value at the block's end, b its value before.  Recomputed
+ * from its leaves, s keeps every earlier block's hvp output live.
+ * Instead one scratch buffer X carries the local: X holds b when the
+ * block starts and a store in the block's own phases (which run exactly
+ * when the block runs) puts a there, so after the block X holds s whether
+ * the block ran or not; a Write of s at the block's last phase records
+ * that.  The chain's first value is stored outside every block.  Only
+ * chains of two or more merges are carried (a single merge, as Sophia's
+ * `every`, would only add a copy), and a merge is kept only when the
+ * whole plan stays computable. */
+
+typedef struct Merge {
+  int s, a, b, ib, ie;
+  bool carried;
+} Merge;
+
+/* Whether s merges a block: s = select(c, a, b) right after the block's
+ * FN_ENDIF (past other merges), c its condition (or c = !x and s =
+ * select(x, b, a), as `else` lowers). */
+static bool merge_of(const Sched *S, int s, Merge *m) {
+  const IrFunc *f = S->f;
+  const IrFInst *in = &f->data[s];
+  if (in->op != IR_SELECT || !irf_is_elem(in)) return false;
+  int ie = s - 1;
+  while (ie >= 0 && f->data[ie].op == IR_SELECT) ie--;
+  if (ie < 1 || f->data[ie].op != FN_ENDIF) return false;
+  int ib = ie - 1;
+  while (ib >= 0 && !(f->data[ib].op == FN_IF && f->data[ib].index == f->data[ie].index)) ib--;
+  if (ib < 0 || ib + 1 == ie) return false;
+  const IrFInst *c = &f->data[f->data[ib].args[0]];
+  if (in->args[0] == f->data[ib].args[0]) {
+    m->a = in->args[1], m->b = in->args[2];
+  } else if (c->op == IR_NOT && c->args[0] == in->args[0]) {
+    m->a = in->args[2], m->b = in->args[1];
+  } else {
+    return false;
+  }
+  m->s = s, m->ib = ib, m->ie = ie, m->carried = false;
+  return m->a != m->b && irf_is_elem(&f->data[m->a]) && irf_is_elem(&f->data[m->b]);
+}
+
+/* Chains: a merge whose b is an earlier merge's s; then, last to first,
+ * the inner merges that give a carried merge its a. */
+static void mark_carried(Merge *m, int nm) {
+  for (int i = 0; i < nm; i++)
+    for (int j = 0; j < i; j++)
+      if (m[j].s == m[i].b) m[i].carried = m[j].carried = true;
+  for (int i = nm - 1; i >= 0; i--)
+    for (int j = 0; m[i].carried && j < i; j++)
+      if (m[j].s == m[i].a) m[j].carried = true;
+}
+
+/* A store of b into X, new, in the earliest phase up to lo that has a
+ * sweep, can compute b and lies outside every block: it always runs, so
+ * X holds the chain's value after each of its merges on every path.
+ * Returns the phase, or -1 when none does (a chain inside a block is
+ * recomputed). */
+static int store_before(Sched *S, int X, int b, int lo, int seq, Roots *r) {
+  for (int k = S->ep[b]; k <= lo; k++) {
+    if (S->phase_ctx[k] != 0 || !phase_active(S, k, r)) continue;
+    add_store(S, seq, X, b, k, k, 0, k);
+    return k;
+  }
+  return -1;
+}
+
+/* plan_ok after new stores and writes of a carrier at phases >= from:
+ * earlier phases see the same contents, and no host op reads a carrier. */
+static bool carried_ok(Sched *S, Roots *r, int from) {
+  for (int j = from + 1; j < S->nphases; j++)
+    if (phase_failure(S, j, r) >= 0) return false;
+  return true;
+}
+
+/* Records that X holds s after the block and, unless an inner merge
+ * already leaves a in X, stores a in the earliest phase of the block's
+ * own that keeps the plan computable (checked from phase `from`). */
+static bool store_merge(Sched *S, int X, const Merge *m, int from, Roots *r) {
+  int bctx = S->ctx[m->ib + 1], lo = S->lvl[m->ib], hi = S->lvl[m->ie];
+  bool inner = content_at(S, X, hi + 1) == m->a;
+  Write w = {X, hi, 1, m->s, m->s};
+  VEC_PUSH(&S->writes, w);
+  if (inner) return carried_ok(S, r, from);
+  for (int k = max2(lo + 1, S->ep[m->a]); k <= hi; k++) {
+    if (S->phase_ctx[k] != bctx || !phase_active(S, k, r)) continue;
+    add_store(S, m->s, X, m->a, k, k, bctx, k);
+    if (carried_ok(S, r, from)) return true;
+    S->stores.len--;
+  }
+  return false;
+}
+
+/* carry->data[X - nbufs0]: the value buffer X carries now, or -1. */
+typedef struct CarryVec {
+  int *data;
+  int len, cap;
+} CarryVec;
+
+static int carrier(const Sched *S, const CarryVec *carry, int v) {
+  for (int x = 0; x < carry->len; x++)
+    if (carry->data[x] == v) return S->nbufs0 + x;
+  return -1;
+}
+
+static bool try_merge(Sched *S, const Merge *m, CarryVec *carry, Roots *r) {
+  int lo = S->lvl[m->ib], from = lo;
+  int X = carrier(S, carry, m->a); /* an inner merge's buffer, holding b at the start */
+  if (X < 0 || content_at(S, X, lo + 1) != m->b) X = carrier(S, carry, m->b);
+  if (X < 0) {
+    X = new_scratch(S);
+    while (carry->len < X - S->nbufs0 + 1) VEC_PUSH(carry, -1);
+    from = store_before(S, X, m->b, lo, m->s, r);
+    if (from < 0) return false;
+  } else if (content_at(S, X, lo + 1) != m->b) {
+    return false;
+  }
+  if (!store_merge(S, X, m, from, r)) return false;
+  carry->data[X - S->nbufs0] = m->s;
+  return true;
+}
+
+static void carry_locals(Sched *S, Roots *r) {
+  Merge *m = xmalloc(sizeof(Merge) * (size_t)(S->f->len + 1));
+  int nm = 0;
+  for (int s = 0; s < S->f->len; s++)
+    if (merge_of(S, s, &m[nm])) nm++;
+  mark_carried(m, nm);
+  CarryVec carry = {0};
+  for (int i = 0; i < nm; i++) {
+    int nstores = S->stores.len, nwrites = S->writes.len;
+    if (m[i].carried && !try_merge(S, &m[i], &carry, r))
+      S->stores.len = nstores, S->writes.len = nwrites;
+  }
+  VEC_FREE(&carry);
+  free(m);
+}
+
 static void place_all(Sched *S) {
   Roots r = {0};
   int nreal = S->stores.len;
@@ -518,6 +687,7 @@ static void place_all(Sched *S) {
       break;
     }
   }
+  if (!S->errors) carry_locals(S, &r);
   VEC_FREE(&r);
 }
 
@@ -910,6 +1080,28 @@ typedef struct Jumps {
   int len, cap;
 } Jumps;
 
+/* Merged scalars (selects in the context of the `if` at i, before it)
+ * that code after it still uses: computed into slots by the stage of the
+ * condition, so stages inside later blocks read a slot instead of
+ * recomputing the whole chain of merges (Newton-CG's rr, beta and active
+ * over twenty iterations).  The same double arithmetic, done earlier. */
+static void slot_merged_scalars(Sched *S, int i, int ctx, Pending *pend) {
+  const IrFunc *f = S->f;
+  unsigned char *used = xcalloc((size_t)i + 1, 1);
+  for (int j = i + 1; j < f->len; j++)
+    for (int k = 0; k < 7; k++) {
+      int a = k < 3 ? f->data[j].args[k] : f->data[j].xargs[k - 3];
+      if (a >= 0 && a < i) used[a] = 1;
+    }
+  for (int v = 0; v < i; v++) {
+    const IrFInst *in = &f->data[v];
+    if (used[v] && in->op == IR_SELECT && irf_is_scalar(in) && S->ctx[v] == ctx &&
+        S->ep[v] <= S->lvl[i] + 1 && !slot_reusable(S, v, ctx))
+      slot_for(S, v, ctx, pend);
+  }
+  free(used);
+}
+
 static void emit_event(Sched *S, int i, Jumps *open) {
   const IrFInst *in = &S->f->data[i];
   int ctx = S->ctx[i];
@@ -921,11 +1113,20 @@ static void emit_event(Sched *S, int i, Jumps *open) {
     add_op(S, plain_op(OPTK_OP_HESSIAN, S->mat_buf[i], -1, -1, -1));
   } else if (in->op == FN_HVP) {
     add_op(S, plain_op(OPTK_OP_HVP, S->host_in[i], S->host_out[i], -1, -1));
+  } else if (in->op == FN_GNB) {
+    add_op(S, plain_op(OPTK_OP_GNB, S->host_out[i], -1, -1, -1));
+  } else if (in->op == FN_HIST_DIR || in->op == FN_HIST_PUSH) {
+    bool push = in->op == FN_HIST_PUSH;
+    OptkOp op = plain_op(OPTK_OP_HISTORY, in->index, S->host_in[i],
+                         push ? S->host_in2[i] : S->mat_buf[i], in->out);
+    op.fn = push ? OPTK_HIST_PUSH : OPTK_HIST_DIRECTION;
+    add_op(S, op);
   } else if (in->op == FN_LINESEARCH) {
     emit_linesearch(S, i, ctx);
   } else if (in->op == FN_IF) {
     Pending pend = {0};
     int slot = scalar_here(S, in->args[0], ctx, &pend);
+    slot_merged_scalars(S, i, ctx, &pend);
     emit_scalar_stage(S, &pend, ctx);
     VEC_FREE(&pend);
     VEC_PUSH(open, add_op(S, ir_op_jump_if_zero(-1, slot)));
@@ -988,7 +1189,8 @@ static void sched_init(Sched *S, IrProgram *prog, const IrFunc *f, DiagSink *dia
   S->nbufs0 = prog->nbufs;
   S->compute = OPTK_F32;
   for (int b = 0; b < prog->nbufs; b++)
-    if (prog->bufs[b].dtype == OPTK_F64) S->compute = OPTK_F64;
+    if (prog->bufs[b].dtype == OPTK_F64 && !prog->bufs[b].count_hyper) /* not a history */
+      S->compute = OPTK_F64;
   for (int k = 0; k < 2; k++) {
     S->fn[k] = 0;
     for (int i = 0; i < prog->nstages; i++) S->fn[k] += prog->stages[i].op.kind == k;
@@ -1045,7 +1247,8 @@ static int schedule(IrProgram *prog, const IrFunc *f, DiagSink *diags, bool init
 static int state_bytes(const IrProgram *prog) {
   int n = 0;
   for (int b = 0; b < prog->nbufs; b++)
-    if (prog->bufs[b].role == OPTK_BUF_STATE && param_shaped(&prog->bufs[b]))
+    if (prog->bufs[b].role == OPTK_BUF_STATE && param_shaped(&prog->bufs[b]) &&
+        !prog->bufs[b].count_hyper) /* a history's m copies: optc info */
       n += buffer_size(prog->bufs[b].dtype);
   return n;
 }
@@ -1054,5 +1257,6 @@ int sched_build(IrProgram *prog, const IrFunc *body, const IrFunc *init, DiagSin
   prog->state_bytes_per_element = state_bytes(prog);
   int errors = schedule(prog, body, diags, false);
   if (!errors) errors += schedule(prog, init, diags, true);
+  if (!errors) sched_reuse_scratch(prog);
   return errors;
 }

@@ -360,7 +360,53 @@ static Type state_type(Sema *s, AstNode *st) {
   return ty_matrix(r, c);
 }
 
+/* history(M): M is a whole number >= 1 or a hyper whose range starts at
+ * 1 or above and whose default is a whole number. */
+static void check_history_size(Sema *s, AstNode *st) {
+  AstNode *m = st->state.rows;
+  const char *name = st->state.name;
+  if (m && m->kind == AST_NUM) {
+    if (!(m->num.value >= 1 && m->num.value == floor(m->num.value) && m->num.value <= 1e6))
+      diag_error(s->diags, m->span,
+                 "the size of history '%s' must be a whole number from 1 to 1000000", name);
+    return;
+  }
+  int g = m && m->kind == AST_NAME ? sema_map_get(&s->globals, m->name.id) : -1;
+  if (g < 0 || (g >> SEMA_SYM_SHIFT) != SYM_HYPER) {
+    diag_error(s->diags, m ? m->span : st->state.name_span,
+               "the size of history '%s' must be a hyper or a whole number (history(m), "
+               "history(6))", name);
+    return;
+  }
+  int idx = g & ((1 << SEMA_SYM_SHIFT) - 1);
+  const AstNode *h = s->prog->hypers[idx];
+  s->hyper_used[idx] = true;
+  m->ref = (Ref){REF_HYPER, idx};
+  m->ty = ty_make(TY_SCALAR);
+  if (!h->hyper.lo || h->hyper.lo_value < 1)
+    diag_error(s->diags, m->span,
+               "hyper '%s' sizes history '%s', so its range must start at 1 or above "
+               "(e.g. `in [1, 1000]`)", h->hyper.name, name);
+  else if (h->hyper.def_value != floor(h->hyper.def_value))
+    diag_error(s->diags, m->span,
+               "hyper '%s' sizes history '%s', so its default must be a whole number",
+               h->hyper.name, name);
+}
+
+static void check_history(Sema *s, AstNode *st) {
+  sema_set_ty(s, st, ty_make(TY_VOID));
+  check_history_size(s, st);
+  if (st->state.dtype == AST_DT_BF16)
+    diag_error(s->diags, st->span,
+               "history '%s' is stored as f32 or f64; bf16 would round the secant pairs "
+               "too coarsely", st->state.name);
+}
+
 static void check_state(Sema *s, AstNode *st) {
+  if (st->state.skind == AST_STATE_HISTORY) {
+    check_history(s, st);
+    return;
+  }
   Type ty = state_type(s, st);
   sema_set_ty(s, st, ty);
   if (!st->state.init) return;
@@ -387,6 +433,10 @@ static void warn_unused(Sema *s) {
     const AstNode *st = p->states[i];
     if (!s->state_use[i].read && !s->state_use[i].written)
       diag_warning(s->diags, st->state.name_span, "state '%s' is never used",
+                   st->state.name);
+    else if (!s->state_use[i].written && st->state.skind == AST_STATE_HISTORY)
+      diag_warning(s->diags, st->state.name_span,
+                   "history '%s' is read but nothing is pushed to it, so it stays empty",
                    st->state.name);
     else if (!s->state_use[i].written)
       diag_warning(s->diags, st->state.name_span,

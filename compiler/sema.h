@@ -25,7 +25,8 @@
 /* Built-in functions: X(id, name, min_args, max_args, class).
  * Classes: ELEM (elementwise math), RED (reduction to a scalar; may be
  * written group.NAME(...) for the whole group), RNG (random tensor shaped
- * like p), HOST (needs the host's objective), MAT (2-D parameters only). */
+ * like p), HOST (needs the host's objective, or a runtime primitive over
+ * the whole group: the L-BFGS history), MAT (2-D parameters only). */
 #define BUILTIN_FNS(X)                      \
   X(ABS, "abs", 1, 1, ELEM)                 \
   X(SIGN, "sign", 1, 1, ELEM)               \
@@ -52,12 +53,15 @@
   X(HESSIAN, "hessian", 0, 0, HOST)         \
   X(SOLVE, "solve", 2, 2, HOST)             \
   X(LINESEARCH, "linesearch", 2, 6, HOST)   \
+  X(GNB, "gnb", 0, 0, HOST)                 \
   X(ROWMEAN, "rowmean", 1, 1, MAT)          \
   X(COLMEAN, "colmean", 1, 1, MAT)          \
   X(OUTER, "outer", 2, 2, MAT)              \
   X(INV_ROOT, "inv_root", 2, 3, MAT)        \
   X(EIGVECS, "eigvecs", 1, 1, MAT)          \
-  X(TRANSPOSE, "transpose", 1, 1, MAT)
+  X(TRANSPOSE, "transpose", 1, 1, MAT)      \
+  X(LBFGS_DIRECTION, "lbfgs_direction", 2, 2, HOST) \
+  X(HISTORY_PUSH, "history_push", 3, 3, HOST)
 
 typedef enum BuiltinFn {
 #define X(id, name, lo, hi, cls) BF_##id,

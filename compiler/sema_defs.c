@@ -59,6 +59,12 @@ static bool scan_builtin(Scan *sc, AstNode *e, BuiltinFn f) {
     diag_error(s->diags, e->span, "linesearch() moves p, so it cannot be called inside a def");
     return false;
   }
+  if (f == BF_LBFGS_DIRECTION || f == BF_HISTORY_PUSH) {
+    diag_error(s->diags, e->span,
+               "%s() works on a history state, which a def cannot see; call it in the "
+               "update block", e->call.callee);
+    return false;
+  }
   if (e->call.group && builtin_class(f) != BC_RED) {
     diag_error(s->diags, e->span,
                "group.%s() does not exist: only the reductions sum, mean, dot, norm "
@@ -104,7 +110,9 @@ static void scan_call(Scan *sc, AstNode *e) {
   }
   if (!ok) sc->d->bad = true;
   for (int i = 0; i < e->call.args.len; i++)
-    if (!(f == BF_LINESEARCH && i == 1)) scan_expr(sc, e->call.args.items[i]);
+    if (!(f == BF_LINESEARCH && i == 1) &&
+        !((f == BF_LBFGS_DIRECTION || f == BF_HISTORY_PUSH) && i == 0))
+      scan_expr(sc, e->call.args.items[i]);
 }
 
 static void scan_expr(Scan *sc, AstNode *e) {

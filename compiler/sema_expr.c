@@ -56,6 +56,13 @@ static Type name_global(Sema *s, AstNode *e, int g) {
                e->name.id);
     return err();
   }
+  if (s->prog->states[idx]->state.skind == AST_STATE_HISTORY) {
+    diag_error(s->diags, e->span,
+               "'%s' is a history of secant pairs, not a value: read it with "
+               "lbfgs_direction(%s, v), add to it with history_push(%s, s, y)",
+               e->name.id, e->name.id, e->name.id);
+    return err();
+  }
   s->state_use[idx].read = true;
   e->ref = (Ref){REF_STATE, idx};
   return s->prog->states[idx]->ty;
@@ -410,18 +417,60 @@ static Type call_matrix(Sema *s, AstNode *e, BuiltinFn f) {
   return ty_matrix(m.cols, m.rows); /* transpose */
 }
 
+/* The first argument of lbfgs_direction and history_push: the name of a
+ * history state (never evaluated as a value). */
+static bool history_arg(Sema *s, AstNode *e, bool push) {
+  AstNode *h = arg(e, 0);
+  int g = h->kind == AST_NAME ? sema_map_get(&s->globals, h->name.id) : -1;
+  int idx = g & ((1 << SEMA_SYM_SHIFT) - 1);
+  if (g < 0 || (g >> SEMA_SYM_SHIFT) != SYM_STATE ||
+      s->prog->states[idx]->state.skind != AST_STATE_HISTORY) {
+    diag_error(s->diags, h->span,
+               "the first argument of %s() must name a history state (`state H : "
+               "history(m)`)", e->call.callee);
+    return false;
+  }
+  h->ref = (Ref){REF_STATE, idx};
+  h->ty = ty_make(TY_VOID);
+  if (push) s->state_use[idx].written = true;
+  else s->state_use[idx].read = true;
+  return true;
+}
+
+/* lbfgs_direction(H, v) -> tensor; history_push(H, s, y) only as a
+ * statement (`ls_ok`), no value. */
+static Type call_history(Sema *s, AstNode *e, BuiltinFn f, bool ls_ok) {
+  bool push = f == BF_HISTORY_PUSH;
+  if (push && !ls_ok) {
+    diag_error(s->diags, e->span,
+               "history_push() changes the history and has no value: write it as a "
+               "statement");
+    return err();
+  }
+  bool ok = history_arg(s, e, push);
+  for (int i = 1; i < e->call.args.len; i++)
+    if (ty_is_error(want_tensor(s, e, i))) ok = false;
+  if (!ok) return err();
+  return push ? ty_make(TY_VOID) : tensor();
+}
+
 static Type call_host(Sema *s, AstNode *e, BuiltinFn f, bool ls_ok) {
   switch (f) {
+  case BF_LBFGS_DIRECTION:
+  case BF_HISTORY_PUSH: return call_history(s, e, f, ls_ok);
   case BF_HVP: s->needs |= OPTK_NEED_HVP; return want_tensor(s, e, 0);
   case BF_HESSIAN: s->needs |= OPTK_NEED_HESSIAN; return ty_matrix(DIM_N, DIM_N);
+  case BF_GNB: s->needs |= OPTK_NEED_GNB; return tensor();
   case BF_SOLVE: return call_solve(s, e);
   default: return call_linesearch(s, e, ls_ok);
   }
 }
 
-/* Arguments that are not ordinary values: linesearch's method name and
- * inv_root's constant root. */
+/* Arguments that are not ordinary values: linesearch's method name,
+ * inv_root's constant root and the history named by lbfgs_direction and
+ * history_push. */
 static bool arg_is_special(BuiltinFn f, int i) {
+  if (f == BF_LBFGS_DIRECTION || f == BF_HISTORY_PUSH) return i == 0;
   return (f == BF_LINESEARCH || f == BF_INV_ROOT) && i == 1;
 }
 
@@ -462,8 +511,9 @@ static Type call_builtin(Sema *s, AstNode *e, BuiltinFn f, bool ls_ok) {
   builtin_arity(f, &lo, &hi);
   const char *what = arena_printf(&s->prog->main->arena, "%s()", e->call.callee);
   bool ok = call_allowed(s, e, f) && sema_check_arity(s, e, what, lo, hi);
-  if (!ok || f != BF_LINESEARCH) ls_ok = false;
-  check_args(s, e, ok ? (int)f : -1);
+  if (!ok || (f != BF_LINESEARCH && f != BF_HISTORY_PUSH)) ls_ok = false;
+  bool hist = f == BF_LBFGS_DIRECTION || f == BF_HISTORY_PUSH; /* H is never a value */
+  check_args(s, e, ok || hist ? (int)f : -1);
   if (!ok || any_error(e, (int)f)) return err();
   switch (builtin_class(f)) {
   case BC_ELEM: return call_elem(s, e, f);

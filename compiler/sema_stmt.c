@@ -96,6 +96,12 @@ static bool target_fixed(Sema *s, AstNode *st, Type *ty) {
                name, name);
     return false;
   }
+  if (s->prog->states[idx]->state.skind == AST_STATE_HISTORY) {
+    diag_error(s->diags, st->assign.target_span,
+               "cannot assign to the history '%s': add a pair with history_push(%s, s, y)",
+               name, name);
+    return false;
+  }
   st->ref = (Ref){REF_STATE, idx};
   s->state_use[idx].written = true;
   if (st->assign.op != AST_SET) s->state_use[idx].read = true;
@@ -167,7 +173,10 @@ static void check_assign(Sema *s, AstNode *st) {
   Type ty = ty_make(TY_ERROR);
   bool fixed = known && target_fixed(s, st, &ty);
   bool to_p = fixed && st->ref.kind == REF_BUILTIN;
-  s->ls_ok = st->assign.op == AST_SET && !to_p;
+  const AstNode *v = st->assign.value;
+  bool push = v && v->kind == AST_CALL && v->call.callee &&
+              builtin_lookup(v->call.callee) == BF_HISTORY_PUSH;
+  s->ls_ok = st->assign.op == AST_SET && !to_p && !push;
   sema_expr(s, st->assign.value);
   s->ls_ok = false;
   st->ty = ty;
@@ -250,8 +259,10 @@ static void check_repeat(Sema *s, AstNode *st) {
 static void check_expr_stmt(Sema *s, AstNode *st) {
   AstNode *e = st->expr_stmt.expr;
   if (!e) return;
-  bool ls = e->kind == AST_CALL && !e->call.group && e->call.callee &&
-            builtin_lookup(e->call.callee) == BF_LINESEARCH;
+  int f = e->kind == AST_CALL && !e->call.group && e->call.callee
+              ? builtin_lookup(e->call.callee)
+              : -1;
+  bool ls = f == BF_LINESEARCH || f == BF_HISTORY_PUSH;
   s->ls_ok = ls;
   sema_expr(s, e);
   s->ls_ok = false;

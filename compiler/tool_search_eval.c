@@ -228,6 +228,22 @@ static int watch_value_grad(void *user, double *loss, int want_grad) {
   return rc;
 }
 
+/* The other callbacks pass through to the task (their user is the task). */
+static int watch_hvp(void *user, const float *const *v, float *const *hv) {
+  Watch *w = user;
+  return w->inner.hvp(w->inner.user, v, hv);
+}
+
+static int watch_hessian(void *user, int param, double *out) {
+  Watch *w = user;
+  return w->inner.hessian(w->inner.user, param, out);
+}
+
+static int watch_gnb(void *user, float *const *out) {
+  Watch *w = user;
+  return w->inner.gnb_grad(w->inner.user, out);
+}
+
 static double loss_at(TaskSlot *s) {
   double f = NAN;
   optrt_task_set_step(s->task, 0);
@@ -241,6 +257,9 @@ static bool steps_ok(Optrt *opt, TaskSlot *s, int steps, double f0) {
   OptrtObjective obj = w.inner;
   obj.user = &w;
   obj.value_grad = watch_value_grad;
+  obj.hvp = w.inner.hvp ? watch_hvp : NULL;
+  obj.hessian = w.inner.hessian ? watch_hessian : NULL;
+  obj.gnb_grad = w.inner.gnb_grad ? watch_gnb : NULL;
   for (int t = 1; t <= steps; t++) {
     optrt_task_set_step(s->task, (uint64_t)t);
     if (optrt_step_objective(opt, &obj) != 0) return false;

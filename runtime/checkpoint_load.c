@@ -198,6 +198,10 @@ static int group_section(Load *l, int gi, bool commit) {
     double v = get_f64(&r);
     if (!named || !hyper_ok(&d->hypers[i], v))
       return fail(l, "group %d: hyper '%s' missing or out of range", gi, d->hypers[i].name);
+    if ((d->hypers[i].flags & OPTK_HYPER_SIZES_STATE) && v != g->hyper[i])
+      return fail(l, "group %d: hyper '%s' is %.17g in the checkpoint but %.17g here; it sizes "
+                     "the state, so set it to %.17g before loading",
+                  gi, d->hypers[i].name, v, g->hyper[i], v);
     if (commit) g->hyper[i] = v;
   }
   uint64_t step = get_u64(&r);

@@ -13,7 +13,7 @@
  *   JUMP*    on tensor 0's slot (group-uniform by the ABI); the validator
  *            allows forward jumps only, so a plan always terminates;
  *   MATOP    per tensor (linalg.c), tensors spread over the pool;
- *   HVP, HESSIAN, LINESEARCH through the host's objective (host.c,
+ *   HVP, HESSIAN, LINESEARCH, GNB through the host's objective (host.c,
  *            search.c).
  * Chunking and threads never change a result: see optk.h.
  */
@@ -183,6 +183,8 @@ static int run_op(RtExec *x, const OptkOp *op) {
   case OPTK_OP_HESSIAN: return rt_host_hessian(x, op);
   case OPTK_OP_LINESEARCH: return rt_host_linesearch(x, op);
   case OPTK_OP_MATOP: return matop_all(x, op);
+  case OPTK_OP_GNB: return rt_host_gnb(x, op);
+  case OPTK_OP_HISTORY: return rt_history(x, op);
   default: return 0;
   }
 }

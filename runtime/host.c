@@ -1,11 +1,13 @@
-/* host.c: plan ops that call the host's objective: HVP and HESSIAN.
+/* host.c: plan ops that call the host's objective: HVP, HESSIAN and GNB.
  * (LINESEARCH is in search.c.)
  *
  * HVP hands the objective one vector per parameter of the whole optimizer
  * in global order: the group's v buffers (as f32, converted when stored
  * otherwise) and NULL, meaning zero, for every other parameter; it asks
  * only for the group's blocks of H v.  HESSIAN asks for the dense n x n
- * block of the group's single parameter.
+ * block of the group's single parameter.  GNB asks for the group's blocks
+ * of the objective's gnb_grad (the others NULL: not wanted), as f32,
+ * converted into the out buffer when it is stored otherwise.
  */
 #include <string.h>
 
@@ -68,6 +70,29 @@ int rt_host_hvp(RtExec *x, const OptkOp *op) {
     rt_free(&o->alloc, v);
     rt_free(&o->alloc, hv);
   }
+  return rc;
+}
+
+int rt_host_gnb(RtExec *x, const OptkOp *op) {
+  Optrt *o = x->o;
+  int dtype = x->grp->d->bufs[op->a].dtype;
+  float **out = rt_calloc(&o->alloc, (size_t)o->nall, sizeof *out);
+  bool ok = out != NULL;
+  for (int i = 0; ok && i < x->nt; i++) {
+    out[x->t[i]->id] = f32_view(x, op->a, x->t[i], false);
+    ok = out[x->t[i]->id] != NULL;
+  }
+  int rc = ok ? 0 : rt_error(o, "gnb: out of memory");
+  if (!rc && x->obj->gnb_grad(x->obj->user, out) != 0) {
+    char lab[160];
+    rc = rt_error(o, "%s: the objective's gnb_grad failed", rt_group_label(o, x->group, lab, sizeof lab));
+  }
+  for (int i = 0; out && i < x->nt; i++) {
+    RtTensor *t = x->t[i];
+    if (!rc && dtype != OPTK_F32) from_f32(t->buf[op->a], out[t->id], dtype, t->n);
+    if (dtype != OPTK_F32) rt_free(&o->alloc, out[t->id]);
+  }
+  rt_free(&o->alloc, out);
   return rc;
 }
 

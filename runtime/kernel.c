@@ -71,6 +71,11 @@ static const char *check_buffers(const OptkDescriptor *d) {
       return "buffers 0 and 1 must be p and g in f32";
     if (want < 0 && b->role != OPTK_BUF_STATE && b->role != OPTK_BUF_SCRATCH)
       return "a buffer after p and g is neither state nor scratch";
+    if (b->count_hyper && (b->role != OPTK_BUF_STATE || b->count_hyper > d->nhyper || !d->hypers))
+      return "a buffer's count_hyper is not a hyper, or the buffer is not a state";
+    uint32_t sizing = OPTK_HYPER_INTEGER | OPTK_HYPER_SIZES_STATE;
+    if (b->count_hyper && (d->hypers[b->count_hyper - 1].flags & sizing) != sizing)
+      return "a buffer's count_hyper names a hyper without the INTEGER and SIZES_STATE flags";
   }
   return NULL;
 }
@@ -107,6 +112,29 @@ static const char *check_matop(const OptkDescriptor *d, const OptkOp *op) {
   return NULL;
 }
 
+/* HISTORY: three consecutive buffers sized by one hyper (S and Y shaped
+ * like p, RHO f64 (1, 1)), plain operands shaped like p, two scalar
+ * states. */
+static const char *check_history(const OptkDescriptor *d, const OptkOp *op, bool init) {
+  if (init) return "HISTORY in the init plan";
+  if (op->fn > OPTK_HIST_PUSH) return "unknown HISTORY function";
+  if (!buf_ok(d, op->a) || !buf_ok(d, op->a + 2)) return "HISTORY buffers out of range";
+  const OptkBuffer *h = &d->bufs[op->a];
+  for (int k = 0; k < 3; k++) {
+    bool dims = k < 2 ? h[k].dim0 == OPTK_DIM_N && h[k].dim1 == OPTK_DIM_ONE
+                      : h[k].dim0 == OPTK_DIM_ONE && h[k].dim1 == OPTK_DIM_ONE && h[k].dtype == OPTK_F64;
+    if (!h[k].count_hyper || h[k].count_hyper != h->count_hyper || !dims || h[k].dtype == OPTK_BF16)
+      return "HISTORY buffers are not a history";
+  }
+  if (!buf_ok(d, op->b) || !buf_ok(d, op->c) || d->bufs[op->b].count_hyper || d->bufs[op->c].count_hyper)
+    return "HISTORY operands out of range";
+  if (op->fn == OPTK_HIST_DIRECTION && !writable(d, op->c)) return "HISTORY output is not writable";
+  if (d->bufs[op->b].dtype == OPTK_BF16 || d->bufs[op->c].dtype == OPTK_BF16)
+    return "HISTORY operand in bf16";
+  if (op->d < 0 || (uint32_t)op->d + 1 >= d->nsstate) return "HISTORY scalar states out of range";
+  return NULL;
+}
+
 static const char *check_op(const OptkDescriptor *d, const OptkOp *op, uint32_t pc, uint32_t n,
                             bool init) {
   switch (op->kind) {
@@ -114,6 +142,7 @@ static const char *check_op(const OptkDescriptor *d, const OptkOp *op, uint32_t 
     return op->fn < d->nscalar_fns && d->scalar_fns[op->fn] ? NULL : "SCALAR function out of range";
   case OPTK_OP_SWEEP:
     if (op->a != -1 && !buf_ok(d, op->a)) return "SWEEP domain buffer out of range";
+    if (op->a != -1 && d->bufs[op->a].count_hyper) return "SWEEP over a history buffer";
     return op->fn < d->nsweep_fns && d->sweep_fns[op->fn] ? NULL : "SWEEP function out of range";
   case OPTK_OP_COMBINE:
     if (op->a < 0 || op->b < 0 || (uint32_t)op->a + (uint32_t)op->b > d->nred)
@@ -138,6 +167,11 @@ static const char *check_op(const OptkDescriptor *d, const OptkOp *op, uint32_t 
     return op->d == -1 || slot_ok(d, op->d) ? NULL : "LINESEARCH result slot out of range";
   case OPTK_OP_MATOP:
     return check_matop(d, op);
+  case OPTK_OP_GNB:
+    if (init) return "host call in the init plan";
+    return writable(d, op->a) ? NULL : "GNB buffer out of range";
+  case OPTK_OP_HISTORY:
+    return check_history(d, op, init);
   default:
     return "unknown op kind";
   }
@@ -155,6 +189,7 @@ static const char *check_plan(const OptkDescriptor *d, const OptkOp *ops, uint32
     if (k == OPTK_OP_HVP) *needs |= OPTK_NEED_HVP;
     if (k == OPTK_OP_HESSIAN) *needs |= OPTK_NEED_HESSIAN;
     if (k == OPTK_OP_LINESEARCH) *needs |= OPTK_NEED_LINESEARCH;
+    if (k == OPTK_OP_GNB) *needs |= OPTK_NEED_GNB;
   }
   return NULL;
 }

@@ -99,6 +99,13 @@ static int min_hvp(void *user, const float *const *v, float *const *hv) {
   return m->host->hvp(m->host->user, v, hv);
 }
 
+static int min_gnb(void *user, float *const *out) {
+  MinObj *m = user;
+  m->primed = 0;
+  m->rep->gnbs++;
+  return m->host->gnb_grad(m->host->user, out);
+}
+
 static int min_hessian(void *user, int param, double *out) {
   MinObj *m = user;
   m->primed = 0;
@@ -222,7 +229,7 @@ int optrt_minimize(Optrt *o, const OptrtObjective *obj, const OptrtMinimizeOptio
   if (check_args(o, obj, p)) return -1;
   MinObj m = {.opt = o, .host = obj, .rep = rep};
   OptrtObjective w = {&m, min_value_grad, obj->hvp ? min_hvp : NULL,
-                      obj->hessian ? min_hessian : NULL};
+                      obj->hessian ? min_hessian : NULL, obj->gnb_grad ? min_gnb : NULL};
   int rc = minimize_loop(o, &m, &w, p, rep);
   rt_free(&o->alloc, m.snap);
   return rc;

@@ -144,6 +144,7 @@ static bool host_buffers_fit(const OptkDescriptor *d, const OptkOp *op, const Rt
   switch (op->kind) {
   case OPTK_OP_HVP: return rt_buf_count(d, op->a, t) == t->n && rt_buf_count(d, op->b, t) == t->n;
   case OPTK_OP_LINESEARCH: return rt_buf_count(d, op->a, t) == t->n;
+  case OPTK_OP_GNB: return rt_buf_count(d, op->a, t) == t->n;
   case OPTK_OP_HESSIAN:
     return t->n <= RT_HESSIAN_MAX && rt_buf_count(d, op->a, t) == t->n * t->n;
   default: return true;
@@ -165,6 +166,7 @@ static int check_shape(Optrt *o, int group, const RtTensor *t) {
       return rt_error(o, "%s: parameter of %lld elements does not fit the rule's %s buffers", lab,
                       (long long)t->n, g->d->ops[i].kind == OPTK_OP_HVP ? "hvp"
                                        : g->d->ops[i].kind == OPTK_OP_HESSIAN ? "hessian"
+                                       : g->d->ops[i].kind == OPTK_OP_GNB     ? "gnb"
                                                                               : "line search");
   for (int pass = 0; pass < 2; pass++) {
     const OptkOp *ops = pass ? g->d->init_ops : g->d->ops;
@@ -186,6 +188,7 @@ static RtTensor *new_tensor(Optrt *o, int group, float *p, const float *grad, in
   t->cols = cols > 0 ? cols : 1;
   t->n = rows * t->cols;
   t->group = group;
+  t->hyper = o->g[group]->hyper;
   return t;
 }
 
@@ -264,6 +267,15 @@ static void range_text(const OptkHyper *h, char *buf, size_t cap) {
            (h->flags & OPTK_HYPER_HI_OPEN) ? ')' : ']');
 }
 
+/* A hyper that sizes state (OPTK_HYPER_SIZES_STATE) cannot change once a
+ * tensor of the group has its state. */
+static bool sizes_fixed(const RtGroup *g, int i, double value) {
+  if (!(g->d->hypers[i].flags & OPTK_HYPER_SIZES_STATE) || value == g->hyper[i]) return false;
+  for (int k = 0; k < g->nt; k++)
+    if (g->t[k]->ready) return true;
+  return false;
+}
+
 int optrt_set_hyper(Optrt *o, int group, const char *name, double value) {
   if (check_group(o, group)) return -1;
   if (!name) return rt_error(o, "set_hyper: no name");
@@ -276,6 +288,13 @@ int optrt_set_hyper(Optrt *o, int group, const char *name, double value) {
     return rt_error(o, "%s: hyper '%s' = %.17g is outside its range %s",
                     rt_group_label(o, group, lab, sizeof lab), name, value, range);
   }
+  if ((h->flags & OPTK_HYPER_INTEGER) && value != floor(value))
+    return rt_error(o, "%s: hyper '%s' must be a whole number, not %.17g",
+                    rt_group_label(o, group, lab, sizeof lab), name, value);
+  if (sizes_fixed(o->g[group], i, value))
+    return rt_error(o, "%s: hyper '%s' sizes the rule's state, which already exists; set it "
+                       "before the first step (it stays %.17g)",
+                    rt_group_label(o, group, lab, sizeof lab), name, o->g[group]->hyper[i]);
   o->g[group]->hyper[i] = value;
   return 0;
 }

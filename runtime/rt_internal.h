@@ -64,6 +64,7 @@ typedef struct RtTensor {
   bool is2d;
   uint64_t id;           /* global index in add order */
   int group, index;      /* where it lives */
+  const double *hyper;   /* the group's hyper values (history sizes) */
   bool ready;            /* state allocated and initialised */
   void **buf;            /* [nbuf]: p, g, states, scratch */
   double *sstate, *slot, *red, *partial;
@@ -114,7 +115,8 @@ const char *rt_group_label(const Optrt *o, int group, char *buf, size_t cap);
 /* ---- state (state.c) -------------------------------------------------- */
 /* Resolves a symbolic dim for a tensor. */
 int64_t rt_dim(const RtTensor *t, int dim);
-/* Elements of buffer b of kernel d for tensor t. */
+/* Elements of buffer b of kernel d for tensor t (a history's: times the
+ * value of its count hyper); -1 when it does not fit an int64. */
 int64_t rt_buf_count(const OptkDescriptor *d, int b, const RtTensor *t);
 /* Resolved rows x cols of sweep domain `a` (optk.h, "Sweep domains"):
  * the tensor's for -1 and buffers shaped like p, else buffer a's dims. */
@@ -168,6 +170,9 @@ int rt_matop(const OptkDescriptor *d, const OptkOp *op, const RtTensor *t, const
 int rt_matop_check(Optrt *o, const OptkDescriptor *d, const OptkOp *op, const RtTensor *t,
                    const char *label);
 int rt_host_hvp(RtExec *x, const OptkOp *op);
+/* OPTK_OP_HISTORY over the whole group (history.c). */
+int rt_history(RtExec *x, const OptkOp *op);
+int rt_host_gnb(RtExec *x, const OptkOp *op);
 int rt_host_hessian(RtExec *x, const OptkOp *op);
 int rt_host_linesearch(RtExec *x, const OptkOp *op);
 

@@ -71,7 +71,12 @@ int64_t rt_dim(const RtTensor *t, int dim) {
 
 int64_t rt_buf_count(const OptkDescriptor *d, int b, const RtTensor *t) {
   int64_t a = rt_dim(t, d->bufs[b].dim0), c = rt_dim(t, d->bufs[b].dim1);
-  return c && a > INT64_MAX / c ? -1 : a * c;
+  if (c && a > INT64_MAX / c) return -1;
+  uint32_t h = d->bufs[b].count_hyper;
+  if (!h) return a * c;
+  double m = t->hyper ? t->hyper[h - 1] : 1.0;
+  if (!(m >= 1) || m > (double)(INT64_MAX / 8) / (double)(a * c)) return -1;
+  return a * c * (int64_t)m;
 }
 
 bool rt_param_domain(const OptkDescriptor *d, int32_t a) {

@@ -17,11 +17,13 @@ static const char *needs_text(uint32_t needs) {
   if (needs & OPTK_NEED_LINESEARCH) return "a line search";
   if (needs & OPTK_NEED_HESSIAN) return "a dense Hessian";
   if (needs & OPTK_NEED_HVP) return "Hessian-vector products";
+  if (needs & OPTK_NEED_GNB) return "Gauss-Newton-Bartlett gradients";
   return "the loss value";
 }
 
 static int check_needs(Optrt *o, const OptrtObjective *obj) {
-  const uint32_t host = OPTK_NEED_LOSS | OPTK_NEED_HVP | OPTK_NEED_HESSIAN | OPTK_NEED_LINESEARCH;
+  const uint32_t host = OPTK_NEED_LOSS | OPTK_NEED_HVP | OPTK_NEED_HESSIAN | OPTK_NEED_LINESEARCH |
+                        OPTK_NEED_GNB;
   char lab[160];
   if (obj && !obj->value_grad) return rt_error(o, "step_objective: the objective has no value_grad");
   for (int i = 0; i < o->ng; i++) {
@@ -34,6 +36,9 @@ static int check_needs(Optrt *o, const OptrtObjective *obj) {
       return rt_error(o, "%s: the rule needs Hessian-vector products; the objective has no hvp", lab);
     if (obj && (needs & OPTK_NEED_HESSIAN) && !obj->hessian)
       return rt_error(o, "%s: the rule needs a dense Hessian; the objective has no hessian", lab);
+    if (obj && (needs & OPTK_NEED_GNB) && !obj->gnb_grad)
+      return rt_error(o, "%s: the rule needs Gauss-Newton-Bartlett gradients; the objective has no gnb_grad",
+                      lab);
   }
   return 0;
 }

@@ -13,7 +13,7 @@
  *     *domain*, see OptkOp), called on chunks [begin, end) in parallel;
  *   - COMBINE: reduction partials of one sweep summed in a fixed order,
  *     over one tensor or over the whole group, into `red[]`;
- *   - host calls (HVP, HESSIAN, LINESEARCH) and matrix operations (MATOP),
+ *   - host calls (HVP, HESSIAN, LINESEARCH, GNB) and matrix operations (MATOP),
  *     executed by the runtime through the host's objective or OpenBLAS;
  *   - JUMP / JUMP_IF_ZERO on a group-uniform slot (every K, if on scalars
  *     around barriers).
@@ -73,14 +73,18 @@ typedef enum OptkNeeds {
   OPTK_NEED_HVP = 1u << 1,        /* hvp(v) */
   OPTK_NEED_HESSIAN = 1u << 2,    /* dense Hessian */
   OPTK_NEED_LINESEARCH = 1u << 3, /* evaluates the objective along d */
-  OPTK_NEED_2D = 1u << 4          /* matrix ops: only for 2-D parameters */
+  OPTK_NEED_2D = 1u << 4,         /* matrix ops: only for 2-D parameters */
+  OPTK_NEED_GNB = 1u << 5         /* gnb(): gradient at labels sampled from the model */
 } OptkNeeds;
 
 enum {
   OPTK_HYPER_HAS_LO = 1u << 0,
   OPTK_HYPER_HAS_HI = 1u << 1,
   OPTK_HYPER_LO_OPEN = 1u << 2, /* range written as ( */
-  OPTK_HYPER_HI_OPEN = 1u << 3  /* range written as ) */
+  OPTK_HYPER_HI_OPEN = 1u << 3, /* range written as ) */
+  OPTK_HYPER_INTEGER = 1u << 4, /* the value must be a whole number */
+  OPTK_HYPER_SIZES_STATE = 1u << 5 /* sizes buffers (OptkBuffer.count_hyper):
+                                      fixed once the group's state exists */
 };
 
 typedef struct OptkHyper {
@@ -91,13 +95,19 @@ typedef struct OptkHyper {
 } OptkHyper;
 
 /* A buffer every parameter tensor owns.  dim0 x dim1 elements; tensor
- * states shaped like p use (OPTK_DIM_N, OPTK_DIM_ONE). */
+ * states shaped like p use (OPTK_DIM_N, OPTK_DIM_ONE).  count_hyper > 0
+ * names hyper count_hyper - 1 (an OPTK_HYPER_INTEGER |
+ * OPTK_HYPER_SIZES_STATE one) whose value multiplies the element count:
+ * the m copies of an L-BFGS history (OPTK_OP_HISTORY).  Such a buffer is
+ * never a sweep domain and never loaded or stored by sweeps.  The field
+ * was `reserved` (always 0) before; 0 keeps the old meaning, so
+ * OPTK_ABI_VERSION stayed 1. */
 typedef struct OptkBuffer {
   const char *name;  /* "p", "g", the state's name, or "scratch0"... */
   uint8_t role;      /* OptkBufRole */
   uint8_t dtype;     /* OptkDType */
   uint8_t dim0, dim1;/* OptkDim */
-  uint32_t reserved;
+  uint32_t count_hyper; /* 0, or 1 + the hyper multiplying the count */
 } OptkBuffer;
 
 /* One number per tensor, stored by the runtime as double; generated code
@@ -122,9 +132,28 @@ typedef enum OptkOpKind {
                                c: first slot of {step0, c1, c2, max_evals};
                                d: slot receiving the accepted step (or -1).
                                Moves p, refreshes g and f. */
-  OPTK_OP_MATOP = 8         /* fn: OptkMatOp; a, b, c: buffers; d: slot of
+  OPTK_OP_MATOP = 8,        /* fn: OptkMatOp; a, b, c: buffers; d: slot of
                                a scalar argument (-1 if none); flags */
+  OPTK_OP_GNB = 9,          /* a: buffer out (whole group): the gradient of
+                               the loss at labels sampled from the model */
+  OPTK_OP_HISTORY = 10      /* fn: OptkHistoryFn; a: the history's buffers
+                               S, Y (n x m, dtype of the history) and RHO
+                               (m, f64) at a, a+1, a+2; b: v or s; c:
+                               DIRECTION's output, PUSH's y; d: its scalar
+                               states len, head at d, d+1 (whole group) */
 } OptkOpKind;
+
+/* OPTK_OP_HISTORY (L-BFGS, docs/abi.md).  Pair i (0 = newest) of a tensor
+ * lives at slot (head + i) % m of S and Y, each slot n elements; rho of
+ * slot k is RHO[k] = 1 / (s.y over the group), equal in every tensor, as
+ * are len (pairs held, <= m) and head.  Dots are over the whole group in
+ * double, tensors in order, elements in order.
+ *   DIRECTION: c = the two-loop recursion (Nocedal & Wright Alg. 7.4) on
+ *     b with H0 = gamma I, gamma = s_0.y_0 / y_0.y_0 (1 while empty).
+ *   PUSH: when s.y > 0 over the group (s = b, y = c), head = (head + m -
+ *     1) % m, the pair goes to slot head, len = min(len + 1, m);
+ *     otherwise nothing changes. */
+typedef enum OptkHistoryFn { OPTK_HIST_DIRECTION = 0, OPTK_HIST_PUSH = 1 } OptkHistoryFn;
 
 typedef enum OptkScope { OPTK_SCOPE_TENSOR = 0, OPTK_SCOPE_GROUP = 1 } OptkScope;
 

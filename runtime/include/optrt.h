@@ -106,6 +106,13 @@ typedef struct OptrtObjective {
   /* Dense Hessian of parameter `param` (global index) with itself:
    * n x n doubles, row-major. */
   int (*hessian)(void *user, int param, double *out);
+  /* Sophia's Gauss-Newton-Bartlett sample, for rules that call gnb(): the
+   * gradient of the minibatch loss at the current parameters with every
+   * label replaced by one drawn from the model's own predictive
+   * distribution (without regularisation terms), over the optimizer's
+   * whole parameter list in global order as hvp: out[i] == NULL means not
+   * wanted.  Each call draws new labels. */
+  int (*gnb_grad)(void *user, float *const *out);
 } OptrtObjective;
 
 /* One step of every group.  A group whose gradient holds NaN/Inf while its

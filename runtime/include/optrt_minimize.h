@@ -51,6 +51,7 @@ typedef struct OptrtMinimizeReport {
   int64_t fevals, gevals, hvps, hessians; /* calls of the objective's callbacks */
   double loss, gnorm;                     /* at the final point */
   OptrtMinStop stop;
+  int64_t gnbs;                           /* calls of the objective's gnb_grad */
 } OptrtMinimizeReport;
 
 OPTRT_API void optrt_minimize_options_init(OptrtMinimizeOptions *opts);

@@ -46,7 +46,8 @@ enum {
   OPTRT_TASK_STOCHASTIC = 1u << 2,    /* loss and gradient depend on the step */
   OPTRT_TASK_HAS_ACCURACY = 1u << 3,  /* optrt_task_accuracy works */
   OPTRT_TASK_HAS_OPTIMUM = 1u << 4,   /* optrt_task_optimum gives f* */
-  OPTRT_TASK_HAS_MINIMIZER = 1u << 5  /* optrt_task_minimizer_d gives an x* */
+  OPTRT_TASK_HAS_MINIMIZER = 1u << 5, /* optrt_task_minimizer_d gives an x* */
+  OPTRT_TASK_HAS_GNB = 1u << 6        /* optrt_task_gnb works (classifiers) */
 };
 
 /* Creates task `name` with data and starting point drawn from `seed`.
@@ -84,6 +85,12 @@ OPTRT_API int optrt_task_eval(OptrtTask *task, const float *const *x, float *con
                               double *loss);
 OPTRT_API int optrt_task_hvp(OptrtTask *task, const float *const *x,
                              const float *const *v, float *const *hv);
+/* Sophia's Gauss-Newton-Bartlett sample: the gradient of the data term of
+ * the loss (no L2 term) over the step's examples with every label
+ * replaced by one drawn from the model's predictive distribution at x.
+ * The draws are keyed by (seed, step, number of gnb calls made at this
+ * step), so a run reproduces; each call draws new labels. */
+OPTRT_API int optrt_task_gnb(OptrtTask *task, const float *const *x, float *const *out);
 /* Dense Hessian, n x n row-major doubles, flat parameter order. */
 OPTRT_API int optrt_task_hessian(OptrtTask *task, const float *const *x, double *h);
 /* Fraction of the whole data set classified correctly (classifiers). */
@@ -94,6 +101,7 @@ OPTRT_API int optrt_task_init_d(const OptrtTask *task, double *x);
 OPTRT_API int optrt_task_eval_d(OptrtTask *task, const double *x, double *g, double *loss);
 OPTRT_API int optrt_task_hvp_d(OptrtTask *task, const double *x, const double *v,
                                double *hv);
+OPTRT_API int optrt_task_gnb_d(OptrtTask *task, const double *x, double *out);
 OPTRT_API int optrt_task_hessian_d(OptrtTask *task, const double *x, double *h);
 OPTRT_API int optrt_task_accuracy_d(OptrtTask *task, const double *x, double *acc);
 
@@ -106,8 +114,8 @@ OPTRT_API int optrt_task_minimizer_d(const OptrtTask *task, double *x);
 struct OptrtObjective;
 /* Fills *obj (an OptrtObjective of optrt.h) to evaluate the task at the
  * buffers x, one float array per tensor, writing gradients into g: the
- * buffers given to optrt_add_param.  hvp and hessian are set when the task
- * has them.  The optimizer's parameters must be the task's tensors in
+ * buffers given to optrt_add_param.  hvp, hessian and gnb_grad are set when
+ * the task has them (gnb_grad: as optrt_task_gnb, at the bound x).  The optimizer's parameters must be the task's tensors in
  * order (hvp works on the whole list; hessian(param) is the diagonal block
  * of tensor `param`).  x and g must outlive obj; a task holds one binding
  * (a second call replaces the first). */

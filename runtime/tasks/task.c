@@ -82,6 +82,18 @@ double task_normal(uint64_t key, uint64_t index) {
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+uint64_t task_gnb_key(OptrtTask *t) {
+  if (t->gnb_step != t->step) t->gnb_step = t->step, t->gnb_calls = 0;
+  return optk_rng_key(t->seed, t->step, t->gnb_calls++, 0x676e62u /* "gnb" */);
+}
+
+int64_t task_sample_category(const double *p, int64_t k, double u) {
+  double acc = 0;
+  for (int64_t c = 0; c + 1 < k; c++)
+    if (u < (acc += p[c])) return c;
+  return k - 1;
+}
+
 /* ---- registry ----------------------------------------------------------- */
 
 int optrt_task_count(void) { return NKINDS; }
@@ -301,6 +313,12 @@ int optrt_task_hvp_d(OptrtTask *t, const double *x, const double *v, double *hv)
   return 0;
 }
 
+int optrt_task_gnb_d(OptrtTask *t, const double *x, double *out) {
+  if (!t || !x || !out || !(t->flags & OPTRT_TASK_HAS_GNB)) return -1;
+  t->kind->gnb(t, x, task_gnb_key(t), out);
+  return 0;
+}
+
 int optrt_task_hessian_d(OptrtTask *t, const double *x, double *h) {
   if (!t || !x || !h || !(t->flags & OPTRT_TASK_HAS_HESSIAN)) return -1;
   t->kind->hessian(t, x, h);
@@ -357,6 +375,12 @@ int optrt_task_hvp(OptrtTask *t, const float *const *x, const float *const *v,
   if (gather(t, x, t->xs) || gather(t, v, t->vs)) return -1;
   t->kind->hvp(t, t->xs, t->vs, t->hvs);
   return scatter(t, t->hvs, hv);
+}
+
+int optrt_task_gnb(OptrtTask *t, const float *const *x, float *const *out) {
+  if (!t || !(t->flags & OPTRT_TASK_HAS_GNB) || gather(t, x, t->xs)) return -1;
+  t->kind->gnb(t, t->xs, task_gnb_key(t), t->hvs);
+  return scatter(t, t->hvs, out);
 }
 
 int optrt_task_hessian(OptrtTask *t, const float *const *x, double *h) {

@@ -9,7 +9,9 @@
  * over all n examples or a minibatch of `batch` indices drawn with
  * replacement from (seed, step).  Forward and backward passes are float
  * matrix products (cblas_sgemm, row-major); the loss is summed in double.
- * No hvp or Hessian.
+ * No hvp or Hessian.  gnb (Sophia's Gauss-Newton-Bartlett sample): the
+ * gradient of the mean cross-entropy (no L2) over the same rows with row
+ * a's label drawn from softmax(s_a) (uniform draw a of the call's key).
  */
 #include <cblas.h>
 #include <math.h>
@@ -105,7 +107,8 @@ static int mlp_setup(OptrtTask *t, char **err) {
   if (mlp_alloc(p, p->h * p->d + p->h + p->k * p->h + p->k))
     return task_error(err, "task '%s': out of memory", t->kind->name);
   mlp_data(t, p);
-  t->flags = OPTRT_TASK_HAS_ACCURACY | (p->batch > 0 ? OPTRT_TASK_STOCHASTIC : 0u);
+  t->flags = OPTRT_TASK_HAS_ACCURACY | OPTRT_TASK_HAS_GNB |
+             (p->batch > 0 ? OPTRT_TASK_STOCHASTIC : 0u);
   return 0;
 }
 
@@ -202,6 +205,31 @@ static double mlp_fg(OptrtTask *t, const double *x, double *g) {
   return f + 0.5 * p->l2 * sq;
 }
 
+/* s becomes (softmax - onehot(y~)) / m with y~ drawn from the softmax. */
+static void mlp_sample_rows(Mlp *p, int64_t m, uint64_t key) {
+  for (int64_t i = 0; i < m; i++) {
+    float *s = p->s + i * p->k;
+    double mx = s[0], sum = 0, acc = 0, u = task_uniform(key, (uint64_t)i);
+    for (int64_t c = 1; c < p->k; c++) mx = s[c] > mx ? s[c] : mx;
+    for (int64_t c = 0; c < p->k; c++) sum += exp(s[c] - mx);
+    int64_t y = p->k - 1;
+    for (int64_t c = 0; c + 1 < p->k && y == p->k - 1; c++)
+      if (u < (acc += exp(s[c] - mx) / sum)) y = c;
+    for (int64_t c = 0; c < p->k; c++)
+      s[c] = (float)((exp(s[c] - mx) / sum - (c == y)) / (double)m);
+  }
+}
+
+static void mlp_gnb(OptrtTask *t, const double *x, uint64_t key, double *out) {
+  Mlp *p = t->data;
+  for (int64_t i = 0; i < t->n; i++) p->w[i] = (float)x[i];
+  int64_t m = mlp_batch(t, p, 0);
+  mlp_forward(p, m);
+  mlp_sample_rows(p, m, key);
+  mlp_backward(p, m);
+  for (int64_t i = 0; i < t->n; i++) out[i] = p->gw[i];
+}
+
 static double mlp_accuracy(OptrtTask *t, const double *x) {
   Mlp *p = t->data;
   for (int64_t i = 0; i < t->n; i++) p->w[i] = (float)x[i];
@@ -231,5 +259,6 @@ const TaskKind task_kind_mlp = {
     .destroy = mlp_destroy,
     .init = mlp_init,
     .fg = mlp_fg,
+    .gnb = mlp_gnb,
     .accuracy = mlp_accuracy,
 };

@@ -1,9 +1,9 @@
 /* task_objective.c: a task as the runtime's OptrtObjective (optrt.h), so
  * that optrt_step_objective and optrt_minimize can run on it.
  *
- * The binding lives in the task (bind_x, bind_g).  hvp follows the
- * runtime's convention: one array per parameter in global order, NULL in
- * v for a zero block and NULL in hv for a block not wanted.
+ * The binding lives in the task (bind_x, bind_g).  hvp and gnb_grad follow
+ * the runtime's convention: one array per parameter in global order, NULL
+ * in v for a zero block and NULL in hv (out) for a block not wanted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +41,21 @@ static int obj_hvp(void *user, const float *const *v, float *const *hv) {
   return 0;
 }
 
+/* gnb_grad: all blocks computed, the wanted ones (non-NULL) written. */
+static int obj_gnb(void *user, float *const *out) {
+  OptrtTask *t = user;
+  if (!out) return -1;
+  gather_or_zero(t, (const float *const *)t->bind_x, t->xs);
+  t->kind->gnb(t, t->xs, task_gnb_key(t), t->hvs);
+  int64_t off = 0;
+  for (int i = 0; i < t->ntensors; i++) {
+    int64_t len = t->rows[i] * t->cols[i];
+    for (int64_t j = 0; out[i] && j < len; j++) out[i][j] = (float)t->hvs[off + j];
+    off += len;
+  }
+  return 0;
+}
+
 /* Diagonal block of tensor `param` of the full Hessian. */
 static int obj_hessian(void *user, int param, double *out) {
   OptrtTask *t = user;
@@ -70,5 +85,6 @@ int optrt_task_objective(OptrtTask *t, float *const *x, float *const *g, OptrtOb
   obj->value_grad = obj_value_grad;
   if (t->flags & OPTRT_TASK_HAS_HVP) obj->hvp = obj_hvp;
   if (t->flags & OPTRT_TASK_HAS_HESSIAN) obj->hessian = obj_hessian;
+  if (t->flags & OPTRT_TASK_HAS_GNB) obj->gnb_grad = obj_gnb;
   return 0;
 }

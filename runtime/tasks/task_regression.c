@@ -10,6 +10,9 @@
  * The mean runs over all n examples, or over a minibatch of `batch`
  * indices drawn with replacement from (seed, step) when batch > 0.
  * Both start at 0.  Flat order: w then b; W row-major then b.
+ * gnb (Sophia's Gauss-Newton-Bartlett sample): the gradient of the mean
+ * data term over the same examples with example a's label drawn from the
+ * model (uniform draw a of the call's key against the probabilities).
  * The bias is the coefficient of a constant feature 1: below, feature d
  * of an example is 1.
  */
@@ -137,7 +140,7 @@ static int logistic_setup(OptrtTask *t, char **err) {
   logistic_data(t, r);
   task_set_tensor(t, 0, "w", d, 1);
   task_set_tensor(t, 1, "b", 1, 1);
-  t->flags = OPTRT_TASK_HAS_HVP | OPTRT_TASK_HAS_HESSIAN | OPTRT_TASK_HAS_ACCURACY;
+  t->flags = OPTRT_TASK_HAS_HVP | OPTRT_TASK_HAS_HESSIAN | OPTRT_TASK_HAS_ACCURACY | OPTRT_TASK_HAS_GNB;
   if (t->opt[3] > 0) t->flags |= OPTRT_TASK_STOCHASTIC;
   return 0;
 }
@@ -186,6 +189,20 @@ static void logistic_hessian(OptrtTask *t, const double *w, double *h) {
   for (int64_t j = 0; j < r->d; j++) h[j * p + j] += r->l2;
 }
 
+/* Gradient of the mean loss with y_i replaced by y~_i ~ Bernoulli(q_i). */
+static void logistic_gnb(OptrtTask *t, const double *w, uint64_t key, double *out) {
+  Reg *r = t->data;
+  int64_t m = reg_batch(t, r), p = r->d + 1;
+  memset(out, 0, (size_t)p * sizeof *out);
+  for (int64_t a = 0; a < m; a++) {
+    int64_t i = r->idx[a];
+    scores(r, w, i, r->s);
+    double q = sigmoid(r->s[0]);
+    double e = (q - (task_uniform(key, (uint64_t)a) < q)) / (double)m;
+    for (int64_t j = 0; j < p; j++) out[j] += e * feature(r, i, j);
+  }
+}
+
 static double logistic_accuracy(OptrtTask *t, const double *w) {
   const Reg *r = t->data;
   int64_t right = 0;
@@ -220,7 +237,7 @@ static int softmax_setup(OptrtTask *t, char **err) {
   softmax_data(t, r);
   task_set_tensor(t, 0, "W", k, d);
   task_set_tensor(t, 1, "b", k, 1);
-  t->flags = OPTRT_TASK_HAS_HVP | OPTRT_TASK_HAS_HESSIAN | OPTRT_TASK_HAS_ACCURACY;
+  t->flags = OPTRT_TASK_HAS_HVP | OPTRT_TASK_HAS_HESSIAN | OPTRT_TASK_HAS_ACCURACY | OPTRT_TASK_HAS_GNB;
   if (t->opt[OPT_BATCH] > 0) t->flags |= OPTRT_TASK_STOCHASTIC;
   return 0;
 }
@@ -293,6 +310,23 @@ static void softmax_hessian(OptrtTask *t, const double *w, double *h) {
   for (int64_t q = 0; q < r->k * r->d; q++) h[q * np + q] += r->l2;
 }
 
+/* Gradient of the mean loss with y_i replaced by y~_i ~ softmax(s_i). */
+static void softmax_gnb(OptrtTask *t, const double *w, uint64_t key, double *out) {
+  Reg *r = t->data;
+  int64_t m = reg_batch(t, r);
+  memset(out, 0, (size_t)t->n * sizeof *out);
+  for (int64_t a = 0; a < m; a++) {
+    int64_t i = r->idx[a];
+    scores(r, w, i, r->s);
+    softmax_probs(r->s, r->p, r->k);
+    int64_t y = task_sample_category(r->p, r->k, task_uniform(key, (uint64_t)a));
+    for (int64_t c = 0; c < r->k; c++) {
+      double e = (r->p[c] - (c == y)) / (double)m;
+      for (int64_t j = 0; j <= r->d; j++) out[coef(r, c, j)] += e * feature(r, i, j);
+    }
+  }
+}
+
 static double softmax_accuracy(OptrtTask *t, const double *w) {
   const Reg *r = t->data;
   int64_t right = 0;
@@ -327,6 +361,7 @@ const TaskKind task_kind_logistic = {
     .init = reg_init,
     .fg = logistic_fg,
     .hvp = logistic_hvp,
+    .gnb = logistic_gnb,
     .hessian = logistic_hessian,
     .accuracy = logistic_accuracy,
 };
@@ -341,6 +376,7 @@ const TaskKind task_kind_softmax = {
     .init = reg_init,
     .fg = softmax_fg,
     .hvp = softmax_hvp,
+    .gnb = softmax_gnb,
     .hessian = softmax_hessian,
     .accuracy = softmax_accuracy,
 };

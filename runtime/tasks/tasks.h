@@ -40,6 +40,10 @@ typedef struct TaskKind {
   double (*fg)(OptrtTask *t, const double *x, double *g);
   void (*hvp)(OptrtTask *t, const double *x, const double *v, double *hv);
   void (*hessian)(OptrtTask *t, const double *x, double *h);
+  /* Gradient of the data term of the loss (no L2) at x over the step's
+   * examples, each label replaced by one drawn from the model's predictive
+   * distribution with draws task_uniform(key, position in the batch). */
+  void (*gnb)(OptrtTask *t, const double *x, uint64_t key, double *out);
   double (*accuracy)(OptrtTask *t, const double *x);
   void (*minimizer)(const OptrtTask *t, double *x);
   const void *spec; /* kind-specific constant description (MGH problems) */
@@ -60,6 +64,7 @@ struct OptrtTask {
   float *const *bind_x;       /* optrt_task_objective's buffers */
   float *const *bind_g;
   double *hfull;              /* n x n, allocated by the first block Hessian */
+  uint64_t gnb_step, gnb_calls; /* gnb draws: calls so far at step gnb_step */
 };
 
 /* Sets tensor i of t (call in order from setup). */
@@ -71,6 +76,11 @@ int task_error(char **err, const char *fmt, ...) __attribute__((format(printf, 2
 uint64_t task_key(uint64_t seed, uint64_t step, uint64_t purpose);
 double task_uniform(uint64_t key, uint64_t index);   /* [0, 1), 53 bits */
 double task_normal(uint64_t key, uint64_t index);    /* N(0, 1) */
+/* Key of the next gnb call: (seed, step, number of gnb calls at this step). */
+uint64_t task_gnb_key(OptrtTask *t);
+/* Category c with p[0] + ... + p[c-1] <= u < p[0] + ... + p[c] (the last
+ * one when rounding leaves u beyond the total). */
+int64_t task_sample_category(const double *p, int64_t k, double u);
 
 /* Kinds, grouped by file. */
 extern const TaskKind task_kind_quadratic, task_kind_noisy_quadratic;

@@ -2,8 +2,8 @@
 # Every stdlib rule on every built-in task, a few steps each, through the
 # CLI a newcomer uses (`optc run stdlib/X.opt --task T`).  A pair either
 # runs to its `params_sha256:` line, or is refused because the rule needs
-# something the task cannot give (an hvp, a dense Hessian, 2-D or single
-# tensors) with the runtime's message, or ends with an honest numerical
+# something the task cannot give (an hvp, a dense Hessian, Gauss-Newton-
+# Bartlett gradients, 2-D or single tensors) with the runtime's message, or ends with an honest numerical
 # outcome of the method (a failed line search, parameters restored).
 # Anything else (a crash, another error, no report) fails the test.
 #
@@ -39,7 +39,7 @@ for rc_file in "$out"/*.rc; do
   rc=$(cat "$rc_file")
   if [ "$rc" = 0 ] && grep -q '^params_sha256: [0-9a-f]\{64\}$' "$base.out"; then
     ran=$((ran + 1))
-  elif [ "$rc" = 1 ] && grep -Eq 'needs (Hessian-vector products|a dense Hessian|2-D)|one parameter|only for 2-D|is 1-D' "$base.err"; then
+  elif [ "$rc" = 1 ] && grep -Eq 'needs (Hessian-vector products|a dense Hessian|Gauss-Newton-Bartlett gradients|2-D)|one parameter|only for 2-D|is 1-D' "$base.err"; then
     refused=$((refused + 1))
   elif [ "$rc" = 1 ] && grep -q 'line search failed: .*parameters restored' "$base.err"; then
     stopped=$((stopped + 1))

@@ -1,16 +1,19 @@
 #!/usr/bin/python3
 """Independent NumPy references for the second-order and matrix rules of
-the stdlib (sophia, adahessian, sania, muon, shampoo, soap, adafactor,
-adafactor_vector), written from each paper's pseudo-code; the rule files
-name the papers and the reference implementations whose defaults they use.
+the stdlib (sophia, sophia_gnb, adahessian, adahessian_spatial, sania,
+muon, shampoo, soap, adafactor, adafactor_vector), written from each
+paper's pseudo-code; the rule files name the papers and the reference
+implementations whose defaults they use.
 
 Run from the repository root:   /usr/bin/python3 tests/parity/reference2.py
 It writes tests/parity/fixtures2/*.fix (the format of README.md) and, for
 the rules that call hvp, a sidecar *.hvp with the Hessian-vector products
 the reference computed, in call order (format below), which
 tests/unit/e2e_rules2.c feeds back as the host's hvp, as it feeds the
-recorded gradients.  Deterministic: a rerun rewrites the files byte for
-byte.
+recorded gradients; for sophia_gnb, a sidecar *.gnb (same format, first
+line `optc-gnb 1`) with the Gauss-Newton-Bartlett gradients g_hat the
+reference drew, fed back as the host's gnb_grad.  Deterministic: a rerun
+rewrites the files byte for byte.
 
 Numerics, as reference.py: tensors are float32 and every elementwise
 operation rounds to float32; per-step scalars are computed in double and
@@ -39,6 +42,20 @@ every rotated entry is O(1), and the trajectory is well conditioned: the
 same references in float64 arithmetic (parameters stored in float32 once
 per step) stay within 0.42 (soap_default) and 0.18 (soap_k1) of the
 tolerance.
+
+`conv`: two convolution kernels, 4x3x3x3 and 2x3x2x2 (out, in, kh, kw),
+which optc holds as their (out*in) x (kh*kw) views, 12x9 and 6x4 (C order,
+so the flat vector is the same); the loss is problem.py's on that vector.
+adahessian_spatial's reference keeps the kernels 4-D and averages |z * Hz|
+over dims [2, 3] with keepdim, as github.com/amirgholami/adahessian
+(optim_adahessian.py) does for 4-D parameters, broadcasting it back.
+
+Gauss-Newton-Bartlett samples.  The problems have no labels to sample, so
+the reference draws each g_hat as a sample with the statistics the
+estimator has: g_hat = sqrt(max(diag H(x), 0) / bs) * z, z ~ N(0, I) from
+numpy.random.RandomState(GNB_SEED) (one stream per run, one vector per
+call), so E[bs * g_hat^2] is the Hessian diagonal, as E[B * g_hat^2] is
+the Gauss-Newton diagonal for labels drawn from the model (Algorithm 2).
 
 Random tensors.  sophia (normal()) and adahessian (rademacher()) draw
 their probes from optc's counter-based generator (runtime/include/optk.h:
@@ -124,6 +141,13 @@ class Problem:
         ring = float(self.kappa) * (2.0 * v - np.roll(v, 1) - np.roll(v, -1))
         return (diag * v + ring).astype(F32)
 
+    def hess_diag(self, x):
+        """The diagonal of H(x) in double."""
+        x = x.astype(F64)
+        q = 1.0 + x * x
+        return (self.d.astype(F64) + self.s.astype(F64) * (1.0 - 3.0 * x * x) / (q * q * q)
+                + 2.0 * float(self.kappa))
+
     def split(self, x):
         out, off = [], 0
         for shape, size in zip(self.shapes, self.sizes):
@@ -135,6 +159,9 @@ class Problem:
 VECTOR = Problem('vector', problem.SHAPES)
 WIDE = Problem('wide', [(4, 9), (6, 3)], seed=20241124)
 SQUARE = Problem('square', [(6, 6), (4, 4)], seed=20241125)
+CONV = Problem('conv', [(12, 9), (6, 4)], seed=20241127)
+CONV_KERNELS = [(4, 3, 3, 3), (2, 3, 2, 2)]  # CONV's tensors as 4-D kernels
+GNB_SEED = 20241128
 NOISY = Problem('square_noisy', [(6, 6), (4, 4)], seed=20241125, noise=1.0)
 
 
@@ -244,6 +271,52 @@ def sophia(h, st, xs, gs, f, t, hv):
         x = x - s32(h['lr']) * np.clip(ratio, F32(-1), F32(1))
         st[('m', k)], st[('h', k)] = m, hh
         out.append(x)
+    return out
+
+
+def sophia_gnb(h, st, xs, gs, f, t, hv):
+    """Liu et al. 2024, Algorithm 3 with the Gauss-Newton-Bartlett
+    estimator, as SophiaG (sophia.py) steps: decoupled decay, then
+    p -= lr sign(m) min(|m| / (rho bs h + eps), 1)."""
+    refresh = (t - 1) % int(h['k']) == 0
+    if refresh:
+        ghs = st['prob'].split(st['gnb'](flat(xs), h['bs']))
+    out = []
+    for k, (x, g) in enumerate(zip(xs, gs)):
+        m = st.setdefault(('m', k), np.zeros_like(g))
+        hh = st.setdefault(('h', k), np.zeros_like(g))
+        if refresh:
+            hh = s32(h['beta2']) * hh + s32(1 - h['beta2']) * ghs[k] * ghs[k]
+        x = x * s32(1 - h['lr'] * h['weight_decay'])
+        m = s32(h['beta1']) * m + s32(1 - h['beta1']) * g
+        ratio = np.minimum(np.abs(m) / (s32(h['rho'] * h['bs']) * hh + s32(h['eps'])), F32(1))
+        x = x - s32(h['lr']) * np.sign(m) * ratio
+        st[('m', k)], st[('h', k)] = m, hh
+        out.append(x)
+    return out
+
+
+def adahessian_spatial(h, st, xs, gs, f, t, hv):
+    """adahessian on 4-D conv kernels with the reference's spatial
+    averaging: D = mean of |z * Hz| over dims [2, 3], keepdim, broadcast."""
+    z = probe('rademacher', st['prob'], t)
+    hz = hv(flat(xs), z)
+    zs, hzs = st['prob'].split(z), st['prob'].split(hz)
+    out = []
+    for k, (x, g) in enumerate(zip(xs, gs)):
+        shape = CONV_KERNELS[k]
+        x4, g4 = x.reshape(shape), g.reshape(shape)
+        m = st.setdefault(('m', k), np.zeros_like(g4))
+        v = st.setdefault(('v', k), np.zeros_like(g4))
+        dd = np.abs(zs[k].reshape(shape) * hzs[k].reshape(shape))
+        dd = (np.sum(dd.astype(F64), axis=(2, 3), keepdims=True) / (shape[2] * shape[3])).astype(F32)
+        m = s32(h['beta1']) * m + s32(1 - h['beta1']) * g4
+        v = s32(h['beta2']) * v + s32(1 - h['beta2']) * dd * dd
+        base = np.sqrt(v) / s32(math.sqrt(1 - h['beta2'] ** t))
+        denom = pow32(base, h['hessian_power']) + s32(h['eps'])
+        x4 = x4 - s32(h['lr']) * (m / s32(1 - h['beta1'] ** t) / denom + s32(h['weight_decay']) * x4)
+        st[('m', k)], st[('v', k)] = m, v
+        out.append(x4.reshape(x.shape))
     return out
 
 
@@ -437,6 +510,7 @@ def adafactor_vector(h, st, xs, gs, f, t, hv):
 
 SOPHIA = [('lr', 1e-4), ('beta1', 0.965), ('beta2', 0.99), ('rho', 0.04),
           ('weight_decay', 0.1), ('eps', 1e-15), ('k', 10.0)]
+SOPHIA_GNB = SOPHIA + [('bs', 5120.0)]
 ADAHESSIAN = [('lr', 0.15), ('beta1', 0.9), ('beta2', 0.999), ('eps', 1e-4),
               ('weight_decay', 0.0), ('hessian_power', 1.0)]
 SANIA = [('f_star', 0.0), ('beta2', 0.999), ('eps', 1e-10)]
@@ -458,7 +532,15 @@ SETTINGS = {
     'sophia_default': ('sophia.opt', sophia, VECTOR, with_(SOPHIA, lr=1e-2)),
     'sophia_rho5': ('sophia.opt', sophia, VECTOR, with_(SOPHIA, lr=3e-2, rho=5.0)),
     'sophia_k3': ('sophia.opt', sophia, VECTOR, with_(SOPHIA, lr=3e-2, k=3.0, rho=1.0)),
+    'sophia_gnb_default': ('sophia_gnb.opt', sophia_gnb, VECTOR, with_(SOPHIA_GNB, lr=1e-2)),
+    'sophia_gnb_k3': ('sophia_gnb.opt', sophia_gnb, VECTOR,
+                      with_(SOPHIA_GNB, lr=3e-2, k=3.0, rho=1.0, bs=16.0)),
+    'sophia_gnb_rho5': ('sophia_gnb.opt', sophia_gnb, VECTOR,
+                        with_(SOPHIA_GNB, lr=3e-2, rho=5.0, bs=64.0, weight_decay=0.0)),
     'adahessian_default': ('adahessian.opt', adahessian, VECTOR, ADAHESSIAN),
+    'adahessian_spatial_default': ('adahessian_spatial.opt', adahessian_spatial, CONV, ADAHESSIAN),
+    'adahessian_spatial_power': ('adahessian_spatial.opt', adahessian_spatial, CONV,
+                                 with_(ADAHESSIAN, hessian_power=0.5, weight_decay=1e-3)),
     'adahessian_power': ('adahessian.opt', adahessian, VECTOR,
                          with_(ADAHESSIAN, hessian_power=0.5, weight_decay=1e-3)),
     'sania_adam_sqr': ('sania.opt', sania, VECTOR, with_(SANIA, f_star=-21.0, eps=0.1)),
@@ -481,12 +563,21 @@ SETTINGS = {
 def run(fn, prob, hypers):
     h = dict(hypers)
     st = {'prob': prob}
-    calls = []
+    calls, gnb_calls = [], []
+    rs = np.random.RandomState(GNB_SEED)
 
     def hv(x, v):
         out = prob.hvp(x, v)
         calls.append(out)
         return out
+
+    def gnb(x, bs):
+        z = rs.standard_normal(prob.n)
+        out = (np.sqrt(np.maximum(prob.hess_diag(x), 0.0) / bs) * z).astype(F32)
+        gnb_calls.append(out)
+        return out
+
+    st['gnb'] = gnb
 
     x = prob.x0.copy()
     fs, gs, ps = [], [], []
@@ -500,7 +591,7 @@ def run(fn, prob, hypers):
         fs.append(f)
         gs.append(g)
         ps.append(x.copy())
-    return fs, gs, ps, calls
+    return fs, gs, ps, calls, gnb_calls
 
 
 def fmt_value(v):
@@ -530,9 +621,9 @@ def write_fixture(path, rule, setting, prob, hypers, fs, gs, ps):
     write_atomic(path, ('\n'.join(head) + '\n').encode('ascii') + payload)
 
 
-def write_hvp(path, setting, n, calls):
+def write_hvp(path, setting, n, calls, magic='optc-hvp 1'):
     payload = b''.join(np.asarray(c, dtype='<f4').tobytes() for c in calls)
-    head = ['optc-hvp 1', 'setting ' + setting, 'calls %d' % len(calls), 'n %d' % n,
+    head = [magic, 'setting ' + setting, 'calls %d' % len(calls), 'n %d' % n,
             'payload %d' % len(payload), 'sha256 ' + hashlib.sha256(payload).hexdigest(), 'end']
     write_atomic(path, ('\n'.join(head) + '\n').encode('ascii') + payload)
 
@@ -541,11 +632,14 @@ def main(names):
     os.makedirs(OUT, exist_ok=True)
     for name in names or sorted(SETTINGS):
         rule, fn, prob, hypers = SETTINGS[name]
-        fs, gs, ps, calls = run(fn, prob, hypers)
+        fs, gs, ps, calls, gnb_calls = run(fn, prob, hypers)
         write_fixture(os.path.join(OUT, name + '.fix'), rule, name, prob, hypers, fs, gs, ps)
         if calls:
             write_hvp(os.path.join(OUT, name + '.hvp'), name, prob.n, calls)
-        print('%-28s %s  final loss %.6g  hvp calls %d' % (name, rule, float(fs[-1]), len(calls)))
+        if gnb_calls:
+            write_hvp(os.path.join(OUT, name + '.gnb'), name, prob.n, gnb_calls, 'optc-gnb 1')
+        print('%-28s %s  final loss %.6g  hvp calls %d  gnb calls %d'
+              % (name, rule, float(fs[-1]), len(calls), len(gnb_calls)))
 
 
 if __name__ == '__main__':

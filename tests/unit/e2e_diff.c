@@ -1,7 +1,8 @@
 /* e2e_diff.c: JIT, AOT and the reference interpreter agree on the stdlib.
  *
- * For every stdlib .opt file that builds and needs nothing beyond the loss
- * and Hessian-vector products (a diagonal Hessian, see hess_diag),
+ * For every stdlib .opt file that builds and needs nothing beyond the loss,
+ * Hessian-vector products (a diagonal Hessian, see hess_diag) and gnb()
+ * (fixed vectors, see gnb_value),
  * one parameter group of tensors with awkward sizes (1, 7, 15, 4099 and
  * 1000003 elements, all at unaligned addresses; liboptrt refuses empty
  * tensors, so size 0 is covered by back_codegen.c) takes STEPS steps with
@@ -142,6 +143,25 @@ static int interp_hvp(void *user, int ntensors, const double *const *v, double *
   return 0;
 }
 
+/* Sophia's Gauss-Newton-Bartlett gradient: fixed f32 values per element,
+ * the same at every call. */
+static float gnb_value(int k, int64_t i) { return hash_value((uint64_t)k, (uint64_t)i, 11); }
+
+static int rt_gnb(void *user, float *const *out) {
+  const Tensors *t = ((Objective *)user)->t;
+  for (int k = 0; k < t->nt; k++)
+    for (int64_t i = 0; out[k] && i < t->n[k]; i++) out[k][i] = gnb_value(k, i);
+  return 0;
+}
+
+static int interp_gnb(void *user, int ntensors, double *const *out, char **err) {
+  const Tensors *t = user;
+  (void)err;
+  for (int k = 0; k < ntensors; k++)
+    for (int64_t i = 0; i < t->n[k]; i++) out[k][i] = gnb_value(k, i);
+  return 0;
+}
+
 static bool load_program(Engines *en, const char *path) {
   SrcMgr sm;
   srcmgr_init(&sm);
@@ -153,7 +173,7 @@ static bool load_program(Engines *en, const char *path) {
   srcmgr_free(&sm);
   uint32_t host = OPTK_NEED_HESSIAN | OPTK_NEED_LINESEARCH | OPTK_NEED_2D;
   if (errors || (en->prog.needs & host)) return false;
-  en->objective = (en->prog.needs & (OPTK_NEED_LOSS | OPTK_NEED_HVP)) != 0;
+  en->objective = (en->prog.needs & (OPTK_NEED_LOSS | OPTK_NEED_HVP | OPTK_NEED_GNB)) != 0;
   en->loss = (en->prog.needs & OPTK_NEED_LOSS) != 0;
   return true;
 }
@@ -175,7 +195,7 @@ static Optrt *make_runtime(OptrtKernel *k, Tensors *t, int e) {
 
 static void make_engines(Engines *en, const char *path, const char *source, Tensors *t) {
   char *err = NULL;
-  InterpOptions io = {.seed = SEED, .host = {.user = t, .hvp = interp_hvp}};
+  InterpOptions io = {.seed = SEED, .host = {.user = t, .hvp = interp_hvp, .gnb = interp_gnb}};
   en->in = interp_create(&en->prog, &io, &err);
   if (!en->in) fail_msg("%s: interp_create: %s", path, err);
   for (int k = 0; k < t->nt; k++)
@@ -217,7 +237,7 @@ static void step_all(Engines *en, const Tensors *t, int step, const char *path) 
   if (interp_step(en->in, en->loss ? loss_of(step) : NAN, &err))
     fail_msg("%s: interp step %d: %s", path, step, err);
   Objective obj = {step, t};
-  OptrtObjective o = {.user = &obj, .value_grad = value_grad, .hvp = rt_hvp};
+  OptrtObjective o = {.user = &obj, .value_grad = value_grad, .hvp = rt_hvp, .gnb_grad = rt_gnb};
   for (int e = 0; e < 2; e++) {
     int rc = en->objective ? optrt_step_objective(en->rt[e], &o) : optrt_step(en->rt[e]);
     if (rc) fail_msg("%s: %s step %d: %s", path, e ? "AOT" : "JIT", step, optrt_last_error(en->rt[e]));

@@ -189,8 +189,8 @@ static void test_error_messages(void **state) {
   expect_errors("update {\n  if x > 1 m = 2\n}\n",
                 "2:12: expected an operator or '{', saw name 'm'\n");
   expect_errors("state m : foo = 0\n",
-                "1:11: expected a type (tensor, scalar, matrix(R, C), f32, f64 or bf16), "
-                "saw name 'foo'\n");
+                "1:11: expected a type (tensor, scalar, matrix(R, C), history(m), f32, f64 or "
+                "bf16), saw name 'foo'\n");
   expect_errors("update {\n  q = a.b\n}\n",
                 "2:9: expected 'T' after '.' (A.T is the transpose), saw name 'b'\n");
   expect_errors("update {\n  m = f(a, b\n}\n",

@@ -175,11 +175,11 @@ static void test_newton_one_step(void **state) {
   Optrt *o = optrt_create(k, NULL, NULL);
   float x[3] = {5, -3, 2}, g[3];
   Quad q = {x, g, 0, INFINITY};
-  OptrtObjective obj = {&q, quad_fg, NULL, quad_hessian};
+  OptrtObjective obj = {&q, quad_fg, NULL, quad_hessian, NULL};
   optrt_add_param(o, optrt_add_group(o, NULL), x, g, 3, 0);
   assert_int_equal(optrt_step(o), -1);
   assert_non_null(strstr(optrt_last_error(o), "needs a dense Hessian: call optrt_step_objective"));
-  OptrtObjective nohess = {&q, quad_fg, NULL, NULL};
+  OptrtObjective nohess = {&q, quad_fg, NULL, NULL, NULL};
   assert_int_equal(optrt_step_objective(o, &nohess), -1);
   assert_int_equal(optrt_step_objective(o, &obj), 0);
   /* the minimiser solves A x = b */
@@ -199,7 +199,7 @@ static void test_hvp(void **state) {
   float x[3] = {1, 1, 1}, g[3], x0[3];
   memcpy(x0, x, sizeof x);
   Quad q = {x, g, 0, INFINITY};
-  OptrtObjective obj = {&q, quad_fg, quad_hvp, NULL};
+  OptrtObjective obj = {&q, quad_fg, quad_hvp, NULL, NULL};
   optrt_add_param(o, optrt_add_group(o, NULL), x, g, 3, 0);
   assert_int_equal(optrt_step_objective(o, &obj), 0);
   for (int i = 0; i < 3; i++) {
@@ -216,7 +216,7 @@ static void run_linesearch(const OptkDescriptor *d) {
   Optrt *o = optrt_create(k, NULL, NULL);
   float x[3] = {2, 2, 2}, g[3];
   Quad q = {x, g, 0, INFINITY};
-  OptrtObjective obj = {&q, quad_fg, NULL, NULL};
+  OptrtObjective obj = {&q, quad_fg, NULL, NULL, NULL};
   optrt_add_param(o, optrt_add_group(o, NULL), x, g, 3, 0);
   assert_int_equal(optrt_step(o), -1); /* needs an objective */
   double f0 = 0, f1 = 0;
@@ -245,7 +245,7 @@ static void test_linesearch_failure_restores(void **state) {
   Optrt *o = optrt_create(k, NULL, NULL);
   float x[3] = {2, 2, 2}, g[3], x0[3] = {2, 2, 2};
   Quad q = {x, g, 0, INFINITY};
-  OptrtObjective obj = {&q, quad_fg, NULL, NULL};
+  OptrtObjective obj = {&q, quad_fg, NULL, NULL, NULL};
   optrt_add_param(o, optrt_add_group(o, NULL), x, g, 3, 0);
   const char *text = NULL;
   assert_int_equal(optrt_linesearch_status(o, 0, &text), -1);
@@ -271,7 +271,7 @@ static void test_linesearch_nan_region(void **state) {
   Optrt *o = optrt_create(k, NULL, NULL);
   float x[3] = {1, 0, 0}, g[3];
   Quad q = {x, g, 0, 1.5};
-  OptrtObjective obj = {&q, quad_fg, NULL, NULL};
+  OptrtObjective obj = {&q, quad_fg, NULL, NULL, NULL};
   optrt_add_param(o, optrt_add_group(o, NULL), x, g, 3, 0);
   q.evals = 0;
   assert_int_equal(optrt_step_objective(o, &obj), 0);
@@ -291,7 +291,7 @@ static void test_failing_callback(void **state) {
   Optrt *o = optrt_create(k, NULL, NULL);
   float x[3] = {1, 1, 1}, g[3];
   Quad q = {x, g, 0, INFINITY};
-  OptrtObjective obj = {&q, quad_fg, failing_hvp, NULL};
+  OptrtObjective obj = {&q, quad_fg, failing_hvp, NULL, NULL};
   optrt_add_param(o, optrt_add_group(o, NULL), x, g, 3, 0);
   assert_int_equal(optrt_step_objective(o, &obj), -1);
   assert_string_equal(optrt_last_error(o), "group 0 (hvpstep): the objective's hvp failed");

@@ -78,7 +78,7 @@ static Rig *rig_new(const char *task, const char *options, const OptkDescriptor 
   optrt_task_init(r->task, r->x);
   assert_int_equal(optrt_task_objective(r->task, r->x, r->g, &r->inner), 0);
   r->outer = (OptrtObjective){r, count_value_grad, r->inner.hvp ? count_hvp : NULL,
-                              r->inner.hessian ? count_hessian : NULL};
+                              r->inner.hessian ? count_hessian : NULL, NULL};
   return r;
 }
 
@@ -237,7 +237,7 @@ static void test_failures(void **state) {
   assert_int_equal(rep.stop, OPTRT_MIN_NONFINITE);
   assert_string_equal(optrt_last_error(r->opt), "minimize: non-finite loss after 1 steps");
 
-  OptrtObjective none = {NULL, NULL, NULL, NULL};
+  OptrtObjective none = {NULL, NULL, NULL, NULL, NULL};
   assert_int_equal(optrt_minimize(r->opt, &none, NULL, &rep), -1);
   assert_string_equal(optrt_last_error(r->opt), "minimize: the objective has no value_grad");
   OptrtMinimizeOptions o;
