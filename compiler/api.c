@@ -66,6 +66,7 @@ static void api_run_init(ApiRun *r, const OptcOptions *o) {
   if (r->o.max_errors > 0) r->sink.max_errors = r->o.max_errors;
   r->sopts.import_paths = r->o.import_paths;
   r->sopts.nimport_paths = r->o.nimport_paths;
+  r->popts.no_contract = r->o.no_fp_contract != 0;
 }
 
 static void api_run_free(ApiRun *r) {

@@ -26,6 +26,7 @@ typedef struct CompileArgs {
   long opt;
   const char *dirs[MAX_DIRS];
   int ndirs;
+  bool no_fp_contract;
 } CompileArgs;
 
 static void print_help(CompileMode mode) {
@@ -42,6 +43,8 @@ static void print_help(CompileMode mode) {
          "  -O N              optimisation level 0..3 (default 2); also -O0..-O3\n"
          "  --target-cpu CPU  LLVM CPU name (default: the host's), e.g. x86-64-v3\n"
          "  -I DIR            also look for imported files in DIR\n"
+         "  --no-fp-contract  round every operation on its own (default: fuse\n"
+         "                    per-element a*b + c into one FMA, docs/ir.md)\n"
          "  -h, --help        this help\n\n"
          "exit status: 0 success, 1 errors in the file, 2 bad usage or I/O failure\n",
          usage[mode], mode == MODE_LIBRARY ? " (required)" : " (default: stdout)");
@@ -51,6 +54,10 @@ static void print_help(CompileMode mode) {
 static int parse_option(CompileArgs *a, int argc, char **argv, int *i) {
   const char *arg = argv[*i];
   const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+  if (strcmp(arg, "--no-fp-contract") == 0) {
+    a->no_fp_contract = true;
+    return -1;
+  }
   if (strcmp(arg, "-o") == 0 || strcmp(arg, "--target-cpu") == 0 || strcmp(arg, "-O") == 0) {
     if (!next) return cli_usage_error(a->cmd, "%s needs a value", arg);
     (*i)++;
@@ -132,7 +139,7 @@ static int compile_main(CompileMode mode, const char *cmd, int argc, char **argv
   DiagSink sink;
   diag_init(&sink, &sm, diag_print_fn, &printer);
   SemaOptions sopts = {.import_paths = a.dirs, .nimport_paths = a.ndirs};
-  PipelineOptions popts = {0};
+  PipelineOptions popts = {.no_contract = a.no_fp_contract};
   IrProgram prog;
   int errors = ir_pipeline_build_file(&prog, &sm, a.file, &sink, &sopts, &popts);
   rc = errors || sink.nerrors ? (sm.nfiles ? 1 : 2) : run_backend(mode, &a, &prog, &sm);

@@ -14,20 +14,22 @@
 #include "cli.h"
 #include "ir_pipeline.h"
 
-static const char *const PASSES[] = {"lower", "fold", "simplify", "hoist", "cse", "dce",
-                                     "schedule", "all"};
+static const char *const PASSES[] = {"lower", "fold", "simplify", "hoist", "cse", "contract",
+                                     "dce", "schedule", "all"};
 enum { NPASSES = sizeof PASSES / sizeof PASSES[0], MAX_DIRS = 64 };
 
 static void print_help(void) {
-  printf("usage: optc emit-ir [-I DIR]... FILE [--after PASS|all] [--before-passes]\n\n"
+  printf("usage: optc emit-ir [-I DIR]... FILE [--after PASS|all] [--before-passes]\n"
+         "                    [--no-fp-contract]\n\n"
          "Prints the IR of FILE: by default the scheduled program (plan and\n"
          "stage code).\n\n"
          "options:\n"
          "  --before-passes  the function-level IR as lowered, before any pass\n"
-         "  --after PASS     the IR after PASS: lower fold simplify hoist cse dce\n"
-         "                   (function level) or schedule (the plan)\n"
+         "  --after PASS     the IR after PASS: lower fold simplify hoist cse\n"
+         "                   contract dce (function level) or schedule (the plan)\n"
          "  --after all      the IR after lowering and after every pass\n"
          "  -I DIR           also look for imported files in DIR\n"
+         "  --no-fp-contract without the contract pass (no fused multiply-add)\n"
          "  -h, --help       this help\n\n"
          "exit status: 0 success, 1 errors in the file, 2 bad usage\n");
 }
@@ -36,6 +38,7 @@ typedef struct EmitArgs {
   const char *file, *after;
   const char *dirs[MAX_DIRS];
   int ndirs;
+  bool no_fp_contract;
 } EmitArgs;
 
 static bool known_pass(const char *name) {
@@ -51,6 +54,8 @@ static int parse_args(int argc, char **argv, EmitArgs *a) {
     if (cli_is_help(arg)) {
       print_help();
       return 0;
+    } else if (strcmp(arg, "--no-fp-contract") == 0) {
+      a->no_fp_contract = true;
     } else if (strcmp(arg, "--before-passes") == 0) {
       a->after = "lower";
     } else if (strcmp(arg, "--after") == 0) {
@@ -80,7 +85,7 @@ static int emit(const EmitArgs *a, const char *text, size_t len) {
   diag_init(&sink, &sm, diag_print_fn, &printer);
   SemaOptions sopts = {a->dirs, a->ndirs, false};
   Str dump = {0};
-  PipelineOptions popts = {true, a->after ? a->after : "schedule", &dump};
+  PipelineOptions popts = {true, a->after ? a->after : "schedule", &dump, a->no_fp_contract};
   IrProgram prog;
   int errors = ir_pipeline_build_text(&prog, &sm, a->file, text, len, &sink, &sopts, &popts);
   if (dump.data) fputs(dump.data, stdout); /* up to the failing phase */

@@ -93,6 +93,8 @@ static void run_passes(Pipe *P) {
   run(P, "simplify", pass_simplify); /* makes e / s a product for hoist; may expose consts */
   run(P, "hoist", pass_hoist);       /* regroups scalar factors; before cse so equal ones merge */
   run(P, "cse", pass_cse);           /* after every rewrite that can create duplicates */
+  if (!P->opts || !P->opts->no_contract) /* after cse: use counts final; leaves dead products */
+    run(P, "contract", pass_contract);
   run(P, "dce", pass_dce);           /* after cse: merged and rewritten values leave dead ones */
   schedule(P);                       /* last: needs dead-free IR (it computes every store) */
 }

@@ -1,7 +1,7 @@
 /* ir_pipeline.h: from a checked program to the scheduled IrProgram.
  *
  * ir_pipeline_build runs, in order: lower, then the pass list (fold,
- * simplify, cse, dce, hoist, schedule), written out in one short function
+ * simplify, hoist, cse, contract, dce, schedule), written out in one short function
  * in ir_pipeline.c.  Each pass can be dumped (`optc emit-ir --after NAME`)
  * and, when `verify` is set (debug builds and tests), the IR is verified
  * after every pass.
@@ -16,6 +16,7 @@ typedef struct PipelineOptions {
   bool verify;            /* verify after every pass */
   const char *dump_after; /* NULL, a pass name, "lower", or "all" */
   Str *dump;              /* where dumps go (required when dump_after) */
+  bool no_contract;       /* skip the contract pass (fused multiply-add) */
 } PipelineOptions;
 
 /* Lowers and schedules `sp` (which sema_check_file accepted) into `out`.

@@ -47,6 +47,11 @@ typedef struct OptcOptions {
   OptcDiagCallback diag; /* NULL: diagnostics are dropped */
   void *diag_user;
   int max_errors;        /* 0: default */
+  /* 0 (default): per-element a*b + c is fused into one FMA (one rounding,
+   * the same on every target; docs/ir.md, pass "contract").  1: every
+   * operation rounds on its own, as the source is written (closest to
+   * frameworks that round each op, e.g. torch.optim's for-loop kernels). */
+  int no_fp_contract;
 } OptcOptions;
 
 void optc_options_init(OptcOptions *o);

@@ -74,7 +74,7 @@ static void setup(Run *r, const char *name, const char *src) {
   srcmgr_init(&sm);
   DiagSink sink;
   diag_init(&sink, &sm, NULL, NULL);
-  PipelineOptions po = {true, NULL, NULL};
+  PipelineOptions po = {.verify = true};
   int errors = ir_pipeline_build_text(&r->prog, &sm, name, src, strlen(src), &sink, NULL, &po);
   srcmgr_free(&sm);
   assert_int_equal(errors, 0);

@@ -2,9 +2,10 @@
  *
  * - Every fixture of tests/parity/fixtures2/ (tests/parity/reference2.py,
  *   independent NumPy code from the papers): JIT the stdlib file it names,
- *   run it through liboptrt with the recorded gradients, losses and (the
- *   sidecar .hvp files) Hessian-vector products, and compare every
- *   parameter after every step as e2e_parity does.
+ *   run it through liboptrt with the recorded gradients, losses, (the
+ *   sidecar .hvp files) Hessian-vector products and (.gnb files) Sophia's
+ *   Gauss-Newton-Bartlett gradients, and compare every parameter after
+ *   every step as e2e_parity does.
  * - Newton from (-1.2, 1) on Rosenbrock reaches |g| < 1e-10 within 30
  *   iterations; Newton-CG solves a quadratic; L-BFGS and BFGS solve MGH
  *   problems through optrt_minimize.
@@ -43,6 +44,7 @@
 /* ---- compiling ------------------------------------------------------------ */
 
 typedef struct Rule {
+  int fused;    /* compile with the contract pass (optc's default) */
   char diags[8192];
   OptcJit *jit;
   OptrtKernel *kernel;
@@ -75,6 +77,7 @@ static void compile_into(Rule *r, const char *name, const char *source) {
   if (!source && !text) fail_msg("cannot read %s", path);
   OptcOptions o;
   optc_options_init(&o);
+  o.no_fp_contract = !r->fused;
   o.diag = collect_diag;
   o.diag_user = r;
   const char *src = source ? source : text;
@@ -116,7 +119,8 @@ static Optrt *new_optimizer(const OptrtKernel *k, int threads) {
 
 /* ---- parity fixtures ------------------------------------------------------ */
 
-/* The sidecar of a fixture whose rule calls hvp (reference2.py's format). */
+/* The sidecar of a fixture whose rule calls hvp or gnb (reference2.py's
+ * format; a .gnb file holds the gnb_grad results in call order). */
 typedef struct Hvp {
   int calls, used;
   int64_t n;
@@ -171,6 +175,7 @@ typedef struct Run {
   const char *name;
   ParityFixture fx;
   Hvp hvp;
+  Hvp gnb;
   Rule rule;
   Optrt *opt;
   float *p, *g;
@@ -200,6 +205,18 @@ static int recorded_hvp(void *user, const float *const *v, float *const *hv) {
   return 0;
 }
 
+/* The reference's g_hat of this call, tensor by tensor. */
+static int recorded_gnb(void *user, float *const *out) {
+  Run *r = user;
+  if (r->gnb.used >= r->gnb.calls) return -1;
+  const float *row = r->gnb.rows + (int64_t)r->gnb.used++ * r->gnb.n;
+  for (int i = 0; i < r->fx.ntensors; i++) {
+    const ParityTensor *t = &r->fx.tensors[i];
+    if (out[i]) memcpy(out[i], row + t->offset, (size_t)t->size * sizeof(float));
+  }
+  return 0;
+}
+
 static void run_setup_optimizer(Run *r) {
   const ParityFixture *fx = &r->fx;
   r->opt = new_optimizer(r->rule.kernel, 1);
@@ -225,8 +242,9 @@ static double compare_step(const Run *r) {
   double worst = 0;
   for (int64_t i = 0; i < fx->n; i++) {
     double a = r->p[i], b = want[i];
-    double ratio = fabs(a - b) / (PARITY_REL * (fabs(b) > PARITY_FLOOR ? fabs(b) : PARITY_FLOOR));
-    if (!r->lenient && !parity_close(a, b))
+    double rel = r->rule.fused ? PARITY_REL_FUSED : PARITY_REL;
+    double ratio = fabs(a - b) / (rel * (fabs(b) > PARITY_FLOOR ? fabs(b) : PARITY_FLOOR));
+    if (!r->lenient && !(ratio <= 1))
       fail_msg("%s (%s): step %d, element %lld: got %.9g, want %.9g (%.2f x tolerance)",
                fx->setting, fx->rule, r->step + 1, (long long)i, a, b, ratio);
     if (ratio > worst) worst = ratio;
@@ -239,8 +257,8 @@ static void take_step(Run *r) {
   memcpy(r->g, fx->g + (int64_t)r->step * fx->n, (size_t)fx->n * sizeof(float));
   uint32_t needs = optc_jit_descriptor(r->rule.jit)->needs;
   int rc;
-  if (needs & (OPTK_NEED_LOSS | OPTK_NEED_HVP)) {
-    OptrtObjective obj = {r, recorded_value_grad, recorded_hvp, NULL};
+  if (needs & (OPTK_NEED_LOSS | OPTK_NEED_HVP | OPTK_NEED_GNB)) {
+    OptrtObjective obj = {r, recorded_value_grad, recorded_hvp, NULL, recorded_gnb};
     rc = optrt_step_objective(r->opt, &obj);
   } else {
     rc = optrt_step(r->opt);
@@ -256,20 +274,17 @@ static int run_setup(void **state) {
   return 0;
 }
 
+static void release_fixture(Run *r);
+
 static int run_teardown(void **state) {
   Run *r = *state;
-  optrt_destroy(r->opt);
-  rule_free(&r->rule);
-  free(r->p);
-  free(r->g);
-  free(r->hvp.rows);
+  release_fixture(r);
   free(r->source);
-  parity_free(&r->fx);
   free(r);
   return 0;
 }
 
-/* Loads fixture `name` (and its .hvp sidecar) and runs every step;
+/* Loads fixture `name` (and its .hvp and .gnb sidecars) and runs every step;
  * returns the worst error as a fraction of the tolerance. */
 static double run_fixture(Run *r, const char *name) {
   char path[1024], err[512];
@@ -277,6 +292,8 @@ static double run_fixture(Run *r, const char *name) {
   if (parity_load(path, &r->fx, err, sizeof err)) fail_msg("%s", err);
   snprintf(path + strlen(path) - 4, 8, ".hvp");
   hvp_load(path, r->fx.n, &r->hvp);
+  snprintf(path + strlen(path) - 4, 8, ".gnb");
+  hvp_load(path, r->fx.n, &r->gnb);
   compile_into(&r->rule, r->fx.rule, r->source);
   run_setup_optimizer(r);
   double worst = 0;
@@ -286,13 +303,36 @@ static double run_fixture(Run *r, const char *name) {
     if (w > worst) worst = w;
   }
   assert_int_equal(r->hvp.used, r->hvp.calls);
+  assert_int_equal(r->gnb.used, r->gnb.calls);
   return worst;
 }
 
+/* Frees what run_fixture made, so that it can run again. */
+static void release_fixture(Run *r) {
+  optrt_destroy(r->opt);
+  rule_free(&r->rule);
+  free(r->p);
+  free(r->g);
+  free(r->hvp.rows);
+  free(r->gnb.rows);
+  parity_free(&r->fx);
+  r->opt = NULL;
+  r->p = r->g = NULL;
+  memset(&r->hvp, 0, sizeof r->hvp);
+  memset(&r->gnb, 0, sizeof r->gnb);
+  memset(&r->fx, 0, sizeof r->fx);
+}
+
+/* Every fixture runs twice: each operation rounded on its own (as the
+ * reference), then with optc's default fused multiply-add. */
 static void test_fixture(void **state) {
   Run *r = *state;
   double worst = run_fixture(r, r->name);
-  print_message("%-28s worst error %.3f of tolerance\n", r->fx.setting, worst);
+  release_fixture(r);
+  r->rule.fused = 1;
+  double fused = run_fixture(r, r->name);
+  print_message("%-28s worst error %.3f of tolerance; fused multiply-add %.3f of its\n",
+                r->fx.setting, worst, fused);
 }
 
 /* `file` with `from` replaced by `to` in its update must miss `fixture`
@@ -325,6 +365,19 @@ static void expect_mismatch(Run *r, const char *fixture, const char *file, const
  * it: Rademacher probes (same seed) move the trajectory. */
 static void test_detects_sophia_probe(void **state) {
   expect_mismatch(*state, "sophia_rho5.fix", "sophia.opt", "u = normal()", "u = rademacher()");
+}
+
+/* Sophia-G's denominator scales h by the batch size bs (SophiaG's step):
+ * without it the ratio and the trajectory change. */
+static void test_detects_sophia_gnb_bs(void **state) {
+  expect_mismatch(*state, "sophia_gnb_k3.fix", "sophia_gnb.opt", "rho * bs * h", "rho * h");
+}
+
+/* The spatial rule averages |z * Hz| over each row (a kernel's kh x kw
+ * taps): the plain per-element estimate misses its fixture. */
+static void test_detects_adahessian_spatial_mean(void **state) {
+  expect_mismatch(*state, "adahessian_spatial_default.fix", "adahessian_spatial.opt",
+                  "rowmean(abs(z * hvp(z)))", "abs(z * hvp(z))");
 }
 
 /* AdaHessian's Hessian power applies to the bias-corrected root. */
@@ -759,6 +812,8 @@ int main(void) {
   static const struct CMUnitTest extra[] = {
       cmocka_unit_test_setup_teardown(test_detects_sophia_probe, run_setup, run_teardown),
       cmocka_unit_test_setup_teardown(test_detects_adahessian_power, run_setup, run_teardown),
+      cmocka_unit_test_setup_teardown(test_detects_sophia_gnb_bs, run_setup, run_teardown),
+      cmocka_unit_test_setup_teardown(test_detects_adahessian_spatial_mean, run_setup, run_teardown),
       cmocka_unit_test_setup_teardown(test_detects_sania_norm, run_setup, run_teardown),
       cmocka_unit_test_setup_teardown(test_detects_muon_nesterov, run_setup, run_teardown),
       cmocka_unit_test_setup_teardown(test_detects_adafactor_clip, run_setup, run_teardown),

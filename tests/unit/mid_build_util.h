@@ -34,7 +34,7 @@ static inline void mb_free(MidBuild *b) {
 
 /* The whole pipeline with verification after every pass. */
 static inline int mb_program(MidBuild *b, IrProgram *prog, const char *src) {
-  PipelineOptions o = {true, NULL, NULL};
+  PipelineOptions o = {.verify = true};
   return ir_pipeline_build_text(prog, &b->sm, "t.opt", src, strlen(src), &b->sink, NULL, &o);
 }
 

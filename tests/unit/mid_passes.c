@@ -1,5 +1,5 @@
 /* mid_passes.c: the function-level passes on hand-built IR (fold,
- * simplify, cse, dce, hoist), the function-level verifier, and the
+ * simplify, cse, dce, hoist, contract), the function-level verifier, and the
  * pipeline's dumps (`--after NAME` / `all`). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -250,6 +250,66 @@ static void test_hoist(void **state) {
   irf_free(&f);
 }
 
+/* The FMA that produced the value stored into buffer `buf`. */
+static const IrFInst *stored_into(const IrFunc *f, int buf) {
+  for (int i = f->len - 1; i >= 0; i--)
+    if (f->data[i].op == IR_STORE && f->data[i].index == buf) return &f->data[f->data[i].args[0]];
+  return NULL;
+}
+
+static void test_contract(void **state) {
+  (void)state;
+  IrFunc f;
+  irf_init(&f);
+  int a = load(&f, 0), b = load(&f, 1), c = load(&f, 2), s = hyper(&f, 0);
+  store(&f, 3, irf_op2(&f, IR_ADD, irf_op2(&f, IR_MUL, a, s, AT), c, AT)); /* a*s + c */
+  store(&f, 4, irf_op2(&f, IR_ADD, c, irf_op2(&f, IR_MUL, a, b, AT), AT)); /* c + a*b */
+  store(&f, 5, irf_op2(&f, IR_SUB, irf_op2(&f, IR_MUL, b, c, AT), a, AT)); /* b*c - a */
+  store(&f, 6, irf_op2(&f, IR_SUB, a, irf_op2(&f, IR_MUL, s, c, AT), AT)); /* a - s*c */
+  int shared = irf_op2(&f, IR_MUL, b, b, AT);                              /* two uses */
+  store(&f, 7, irf_op2(&f, IR_ADD, shared, a, AT));
+  store(&f, 8, shared);
+  int scalar = irf_op2(&f, IR_ADD, irf_op2(&f, IR_MUL, s, s, AT), s, AT); /* scalar stage */
+  store(&f, 9, irf_op2(&f, IR_MUL, a, scalar, AT));
+  assert_int_equal(pass_contract(&f), 4);
+  verify_ok(&f);
+  pass_dce(&f);
+  verify_ok(&f);
+  const IrFInst *x = stored_into(&f, 3);
+  assert_int_equal(x->op, IR_FMA);
+  assert_int_equal(x->args[0], a);
+  assert_int_equal(x->args[1], s);
+  assert_int_equal(x->args[2], c);
+  x = stored_into(&f, 4);
+  assert_int_equal(x->op, IR_FMA);
+  assert_int_equal(x->args[2], c);
+  x = stored_into(&f, 5); /* fma(b, c, -a) */
+  assert_int_equal(x->op, IR_FMA);
+  assert_int_equal(f.data[x->args[2]].op, IR_NEG);
+  assert_int_equal(f.data[x->args[2]].args[0], a);
+  x = stored_into(&f, 6); /* fma(-s, c, a) */
+  assert_int_equal(x->op, IR_FMA);
+  assert_int_equal(f.data[x->args[0]].op, IR_NEG);
+  assert_true(f.data[x->args[0]].uniform); /* -s is a per-step scalar */
+  assert_int_equal(x->args[2], a);
+  assert_int_equal(stored_into(&f, 7)->op, IR_ADD);
+  assert_int_equal(mb_count(&f, IR_FMA), 4);
+  assert_int_equal(mb_count(&f, IR_MUL), 3); /* b*b, s*s, a*scalar */
+  irf_free(&f);
+}
+
+/* a*b + c rounds once after contract: with a = 1 + 2^-30, b = 1 - 2^-30,
+ * c = -1 the exact result is -2^-60, which two roundings in double lose. */
+static void test_contract_rounds_once(void **state) {
+  (void)state;
+  double a = 1 + 0x1p-30, b = 1 - 0x1p-30, c = -1, out;
+  double args[3] = {a, b, c};
+  assert_true(irf_fold_value(IR_FMA, args, 0, &out));
+  assert_true(out == -0x1p-60);
+  volatile double product = a * b; /* rounded to 1: no contraction here */
+  assert_true(product + c == 0);
+}
+
 static void test_verifier_rejects(void **state) {
   (void)state;
   IrFunc f;
@@ -284,7 +344,7 @@ static void test_dumps(void **state) {
   MidBuild b;
   mb_init(&b);
   Str dump = {0};
-  PipelineOptions o = {true, "simplify", &dump};
+  PipelineOptions o = {.verify = true, .dump_after = "simplify", .dump = &dump};
   IrProgram p;
   assert_int_equal(ir_pipeline_build_text(&p, &b.sm, "t.opt", RULE, strlen(RULE), &b.sink,
                                           NULL, &o), 0);
@@ -298,10 +358,11 @@ static void test_dumps(void **state) {
   assert_int_equal(ir_pipeline_build_text(&p, &b.sm, "t.opt", RULE, strlen(RULE), &b.sink,
                                           NULL, &o), 0);
   ir_program_free(&p);
-  const char *order[] = {"# after lower", "# after fold", "# after simplify", "# after hoist",
-                         "# after cse", "# after dce", "# after schedule"};
+  const char *order[] = {"# after lower", "# after fold",     "# after simplify",
+                         "# after hoist", "# after cse",      "# after contract",
+                         "# after dce",   "# after schedule"};
   const char *at = dump.data;
-  for (int i = 0; i < 7; i++) {
+  for (int i = 0; i < 8; i++) {
     at = strstr(at, order[i]);
     assert_non_null(at);
   }
@@ -320,6 +381,8 @@ int main(void) {
       cmocka_unit_test(test_dce),
       cmocka_unit_test(test_dce_keeps_block_with_live_barrier),
       cmocka_unit_test(test_hoist),
+      cmocka_unit_test(test_contract),
+      cmocka_unit_test(test_contract_rounds_once),
       cmocka_unit_test(test_verifier_rejects),
       cmocka_unit_test(test_dumps),
   };
