@@ -8,6 +8,7 @@
  * call per lane.  f64 values keep libm for bit-exactness with the
  * interpreter.  No fast-math flags: every step rounds as written.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "codegen_internal.h"
@@ -179,6 +180,68 @@ static LLVMValueRef cg_pow_special(Codegen *cg, LLVMValueRef x, LLVMValueRef y) 
   return LLVMBuildOr(b, m, LLVMBuildFCmp(b, LLVMRealUEQ, ay, inf, ""), "");
 }
 
+/* for (l = 0; l < n; l++) x[l] = powf(x[l], y[l]); return x; on the
+ * function's vector arguments, spilled to the stack. */
+static void cg_powf_lanes_body(Codegen *cg, LLVMValueRef fn, LLVMTypeRef vt) {
+  LLVMBuilderRef b = cg->b;
+  LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, fn, "lane");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, fn, "done");
+  LLVMPositionBuilderAtEnd(b, entry);
+  LLVMValueRef xs = LLVMBuildAlloca(b, vt, "x"), ys = LLVMBuildAlloca(b, vt, "y");
+  LLVMBuildStore(b, LLVMGetParam(fn, 0), xs);
+  LLVMBuildStore(b, LLVMGetParam(fn, 1), ys);
+  LLVMBuildBr(b, body);
+  LLVMPositionBuilderAtEnd(b, body);
+  LLVMValueRef l = LLVMBuildPhi(b, cg->i64, "l");
+  LLVMValueRef px = LLVMBuildGEP2(b, cg->f32, xs, &l, 1, "");
+  LLVMValueRef py = LLVMBuildGEP2(b, cg->f32, ys, &l, 1, "");
+  LLVMValueRef r = cg_binary_intrinsic(cg, "llvm.pow", LLVMBuildLoad2(b, cg->f32, px, ""),
+                                       LLVMBuildLoad2(b, cg->f32, py, ""));
+  LLVMBuildStore(b, r, px);
+  LLVMValueRef next = LLVMBuildAdd(b, l, LLVMConstInt(cg->i64, 1, 0), "");
+  LLVMValueRef zero = LLVMConstInt(cg->i64, 0, 0);
+  LLVMAddIncoming(l, (LLVMValueRef[]){zero, next}, (LLVMBasicBlockRef[]){entry, body}, 2);
+  LLVMValueRef n = LLVMConstInt(cg->i64, LLVMGetVectorSize(vt), 0);
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, next, n, ""), body, done);
+  LLVMPositionBuilderAtEnd(b, done);
+  LLVMBuildRet(b, LLVMBuildLoad2(b, vt, xs, ""));
+}
+
+/* The module's `optk.powf.vN` (N = lanes, created on first use):
+ * internal, never inlined, powf of each lane pair in a loop, compiled
+ * without optimisation (only lanes with x <= 0 or infinities reach it).
+ * One call per vector pow site instead of N inline libm calls, each with
+ * vector spills around it (a tenth of FAdam's machine code). */
+static LLVMValueRef cg_powf_lanes_fn(Codegen *cg, LLVMTypeRef vt, LLVMTypeRef *fty) {
+  char name[32];
+  snprintf(name, sizeof name, "optk.powf.v%u", LLVMGetVectorSize(vt));
+  LLVMTypeRef params[2] = {vt, vt};
+  *fty = LLVMFunctionType(vt, params, 2, 0);
+  LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+  if (fn) return fn;
+  fn = LLVMAddFunction(cg->mod, name, *fty);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  const char *attrs[] = {"noinline", "nounwind", "optnone"};
+  for (int i = 0; i < 3; i++) {
+    unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
+  }
+  LLVMBasicBlockRef back = LLVMGetInsertBlock(cg->b);
+  cg_powf_lanes_body(cg, fn, vt);
+  LLVMPositionBuilderAtEnd(cg->b, back);
+  return fn;
+}
+
+/* libm's powf of every lane (scalars: one call). */
+static LLVMValueRef cg_powf_libm(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
+  LLVMTypeRef vt = LLVMTypeOf(x);
+  if (LLVMGetTypeKind(vt) != LLVMVectorTypeKind) return cg_binary_intrinsic(cg, "llvm.pow", x, y);
+  LLVMTypeRef fty;
+  LLVMValueRef fn = cg_powf_lanes_fn(cg, vt, &fty);
+  return LLVMBuildCall2(cg->b, fty, fn, (LLVMValueRef[]){x, y}, 2, "");
+}
+
 /* f32 pow: exp(y log x) in double where that is pow; special lanes (see
  * cg_pow_special) take libm's powf, on a branch taken only when a vector
  * holds one.  Every lane's result depends on its own inputs alone. */
@@ -196,7 +259,7 @@ LLVMValueRef cg_pow(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
   LLVMValueRef special = cg_pow_special(cg, x, y);
   LLVMBuildCondBr(b, cg_any(cg, special), slow, join);
   LLVMPositionBuilderAtEnd(b, slow);
-  LLVMValueRef libm = cg_binary_intrinsic(cg, "llvm.pow", x, y);
+  LLVMValueRef libm = cg_powf_libm(cg, x, y);
   libm = LLVMBuildSelect(b, special, libm, fast, "");
   LLVMBasicBlockRef slow_end = LLVMGetInsertBlock(b);
   LLVMBuildBr(b, join);
