@@ -8,7 +8,8 @@
  * - SCALAR stages compute in double.  SWEEP stages compute in the stage's
  *   type on explicit vectors of W lanes (W = register bits / type bits,
  *   at least OPTK_LANES so that one vector step feeds whole accumulator
- *   rows), with a scalar remainder loop; reductions iterate block by block
+ *   rows), with the scalar remainder in a function of its own compiled
+ *   optnone (sw_tail); reductions iterate block by block
  *   and accumulate in double exactly in optk_block_sum's order.
  * - No fast-math flags anywhere: every operation rounds as IEEE says, the
  *   only fused multiply-add is the IR's own FMA.  In f64 (and scalar)
@@ -391,13 +392,16 @@ static LLVMValueRef cg_powi(Codegen *cg, LLVMValueRef x, int32_t exponent) {
 }
 
 /* (x > 0) - (x < 0), NaN stays NaN (so sign(-0) is +0, as in the interpreter). */
+/* x > 0 ? 1 : x < 0 ? -1 : x is NaN ? x : +0: three compares and three
+ * blends (masked moves on AVX-512). */
 static LLVMValueRef cg_sign(Codegen *cg, LLVMValueRef x) {
   LLVMTypeRef ty = LLVMTypeOf(x);
   LLVMValueRef zero = LLVMConstNull(ty);
-  LLVMValueRef pos = cg_bool(cg, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, zero, ""), ty);
-  LLVMValueRef neg = cg_bool(cg, LLVMBuildFCmp(cg->b, LLVMRealOLT, x, zero, ""), ty);
-  LLVMValueRef nan = LLVMBuildFCmp(cg->b, LLVMRealUNO, x, x, "");
-  return LLVMBuildSelect(cg->b, nan, x, LLVMBuildFSub(cg->b, pos, neg, ""), "");
+  LLVMValueRef rest = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealUNO, x, x, ""), x, zero, "");
+  LLVMValueRef neg = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, x, zero, ""),
+                                     cg_one_like(cg, x, -1.0), rest, "");
+  return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, zero, ""),
+                         cg_one_like(cg, x, 1.0), neg, "");
 }
 
 static LLVMValueRef cg_compare(Codegen *cg, IrOp op, LLVMValueRef a, LLVMValueRef b) {
@@ -589,8 +593,13 @@ typedef struct Sweep {
   LLVMValueRef *key;   /* [ninsts] RNG keys of RNG instructions */
   LLVMValueRef *acc;   /* [ninsts] accumulator allocas of REDUCE instructions */
   LLVMValueRef *scope, *noalias; /* [nbufs] metadata */
+  LLVMValueRef accs;   /* all accumulators: [nacc x <8 x double>] */
+  LLVMValueRef tail;   /* the scalar remainder function (see sw_tail) */
+  int nacc;
   bool has_red;
 } Sweep;
+
+static void cg_optnone(Codegen *cg, LLVMValueRef fn);
 
 static LLVMTypeRef sw_storage_type(Sweep *s, int buf) {
   switch (s->cg->prog->bufs[buf].dtype) {
@@ -844,10 +853,18 @@ static void sw_entry(Sweep *s) {
     }
     if (in->op == IR_RNG) s->key[k] = sw_rng_key(s, in->index);
     if (in->op == IR_REDUCE) {
-      s->acc[k] = LLVMBuildAlloca(cg->b, LLVMVectorType(cg->f64, OPTK_LANES), "acc");
+      LLVMValueRef at = cg_const_index(cg, s->nacc++);
+      s->acc[k] = cg_elem(cg, LLVMVectorType(cg->f64, OPTK_LANES), s->accs, at);
       s->has_red = true;
     }
   }
+}
+
+/* Reductions of the stage (REDUCE instructions). */
+static int sw_count_acc(const IrStage *st) {
+  int n = 0;
+  for (int k = 0; k < st->ninsts; k++) n += st->insts[k].op == IR_REDUCE;
+  return n;
 }
 
 static void sw_init_acc(Sweep *s) {
@@ -885,26 +902,30 @@ static LLVMBasicBlockRef sw_block(Sweep *s, const char *name) {
   return LLVMAppendBasicBlockInContext(s->cg->ctx, s->fn, name);
 }
 
-/* One loop over [i, bend) with step w, then `after`. */
+/* True when a step of w elements from i stays within bend. */
+static LLVMValueRef sw_more(Sweep *s, LLVMValueRef i, LLVMValueRef bend, int w) {
+  LLVMBuilderRef b = s->cg->b;
+  if (w == 1) return LLVMBuildICmp(b, LLVMIntSLT, i, bend, "");
+  LLVMValueRef next = LLVMBuildNSWAdd(b, i, cg_const_index(s->cg, w), ""); /* i < end <= n */
+  return LLVMBuildICmp(b, LLVMIntSLE, next, bend, "");
+}
+
+/* One loop over [i, bend) with step w, then `after`; emitted rotated (a
+ * guard, then the body with its test at the bottom: one branch a trip). */
 static void sw_loop(Sweep *s, LLVMValueRef ivar, LLVMValueRef bend, int w, LLVMBasicBlockRef after) {
   Codegen *cg = s->cg;
   LLVMBuilderRef b = cg->b;
-  LLVMBasicBlockRef head = sw_block(s, w > 1 ? "vhead" : "shead");
   LLVMBasicBlockRef body = sw_block(s, w > 1 ? "vbody" : "sbody");
-  LLVMBuildBr(b, head);
-  LLVMPositionBuilderAtEnd(b, head);
-  LLVMValueRef i = LLVMBuildLoad2(b, cg->i64, ivar, "i");
-  LLVMValueRef next = LLVMBuildNSWAdd(b, i, cg_const_index(cg, w), ""); /* i < end <= n */
-  LLVMValueRef more = w > 1 ? LLVMBuildICmp(b, LLVMIntSLE, next, bend, "")
-                            : LLVMBuildICmp(b, LLVMIntSLT, i, bend, "");
-  LLVMBuildCondBr(b, more, body, after);
+  LLVMBuildCondBr(b, sw_more(s, LLVMBuildLoad2(b, cg->i64, ivar, "i0"), bend, w), body, after);
   LLVMPositionBuilderAtEnd(b, body);
+  LLVMValueRef i = LLVMBuildLoad2(b, cg->i64, ivar, "i");
+  LLVMValueRef next = LLVMBuildNSWAdd(b, i, cg_const_index(cg, w), "");
   LLVMValueRef lane = NULL;
   if (w == 1)
     lane = LLVMBuildAnd(b, LLVMBuildSub(b, i, s->blk, ""), cg_const_index(cg, OPTK_LANES - 1), "");
   sw_body(s, w, i, lane);
   LLVMBuildStore(b, next, ivar);
-  LLVMBuildBr(b, head);
+  LLVMBuildCondBr(b, sw_more(s, next, bend, w), body, after);
 }
 
 /* for (blk = begin; blk < end; blk = bend) { bend = min(blk + BLOCK, end);
@@ -931,7 +952,13 @@ static void sw_loops(Sweep *s, LLVMValueRef begin) {
   LLVMBuildStore(b, s->blk, ivar);
   sw_loop(s, ivar, bend, s->w, mid);
   LLVMPositionBuilderAtEnd(b, mid);
-  sw_loop(s, ivar, bend, 1, bdone);
+  LLVMValueRef i = LLVMBuildLoad2(b, cg->i64, ivar, "");
+  LLVMBasicBlockRef call = sw_block(s, "calltail");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, i, bend, ""), call, bdone);
+  LLVMPositionBuilderAtEnd(b, call);
+  LLVMValueRef args[4] = {s->ctx, i, bend, s->accs};
+  LLVMBuildCall2(b, LLVMGlobalGetValueType(s->tail), s->tail, args, 4, "");
+  LLVMBuildBr(b, bdone);
   LLVMPositionBuilderAtEnd(b, bdone);
   if (!s->has_red) {
     LLVMBuildBr(b, exit);
@@ -949,11 +976,59 @@ static int sw_width(Codegen *cg, OptkDType compute) {
   return lanes < OPTK_LANES ? OPTK_LANES : lanes;
 }
 
+static void sw_alloc(Sweep *s) {
+  int nb = s->cg->prog->nbufs, ni = s->st->ninsts;
+  s->base = xcalloc((size_t)nb + 1, sizeof *s->base);
+  s->slot = xcalloc((size_t)s->cg->prog->nslot + 1, sizeof *s->slot);
+  s->key = xcalloc((size_t)ni + 1, sizeof *s->key);
+  s->acc = xcalloc((size_t)ni + 1, sizeof *s->acc);
+}
+
+static void sw_release(Sweep *s) {
+  free(s->base), free(s->slot), free(s->key), free(s->acc);
+}
+
+/* The scalar remainder of a sweep, void tail(ctx, i, end, accs): elements
+ * [i, end) of one block, fewer than the vector width, accumulated into the
+ * caller's accumulators (lane i % OPTK_LANES: blocks start at multiples of
+ * OPTK_BLOCK).  Its own function, compiled optnone: it runs for a few
+ * elements per tensor, and optimising a second copy of the sweep's body
+ * cost as much compile time as the vector loop itself. */
+static LLVMValueRef sw_tail(const Sweep *main) {
+  Codegen *cg = main->cg;
+  LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
+  Sweep t = {.cg = cg, .st = main->st, .ct = main->ct, .w = 1, .scope = main->scope,
+             .noalias = main->noalias};
+  t.fn = cg_add_function(cg, "optk_sweep_%d.tail", main->st->op.fn,
+                         LLVMFunctionType(cg->voidt, params, 4, 0));
+  LLVMSetLinkage(t.fn, LLVMInternalLinkage);
+  LLVMSetVisibility(t.fn, LLVMDefaultVisibility);
+  cg_optnone(cg, t.fn);
+  sw_alloc(&t);
+  t.ctx = LLVMGetParam(t.fn, 0);
+  t.end = LLVMGetParam(t.fn, 2);
+  t.accs = LLVMGetParam(t.fn, 3);
+  sw_entry(&t);
+  t.blk = cg_const_index(cg, 0);
+  LLVMValueRef ivar = LLVMBuildAlloca(cg->b, cg->i64, "i");
+  LLVMBuildStore(cg->b, LLVMGetParam(t.fn, 1), ivar);
+  LLVMBasicBlockRef exit = sw_block(&t, "exit");
+  sw_loop(&t, ivar, t.end, 1, exit);
+  LLVMPositionBuilderAtEnd(cg->b, exit);
+  LLVMBuildRetVoid(cg->b);
+  sw_release(&t);
+  return t.fn;
+}
+
 static void cg_sweep_stage(Codegen *cg, const IrStage *st) {
   LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
-  int nb = cg->prog->nbufs, ni = st->ninsts;
+  int nb = cg->prog->nbufs;
   Sweep s = {.cg = cg, .st = st, .ct = st->compute == OPTK_F64 ? cg->f64 : cg->f32};
   s.w = sw_width(cg, st->compute);
+  s.scope = xcalloc((size_t)nb + 1, sizeof *s.scope);
+  s.noalias = xcalloc((size_t)nb + 1, sizeof *s.noalias);
+  sw_alias_metadata(&s, st->op.fn);
+  s.tail = sw_tail(&s);
   s.fn = cg_add_function(cg, "optk_sweep_%d", st->op.fn, LLVMFunctionType(cg->voidt, params, 3, 0));
   cg->sweep_fns[st->op.fn] = s.fn;
   if (s.w * (st->compute == OPTK_F64 ? 64 : 32) >= 512)
@@ -961,16 +1036,14 @@ static void cg_sweep_stage(Codegen *cg, const IrStage *st) {
                             LLVMCreateStringAttribute(cg->ctx, "min-legal-vector-width", 22, "512", 3));
   s.ctx = LLVMGetParam(s.fn, 0);
   s.end = LLVMGetParam(s.fn, 2);
-  s.base = xcalloc((size_t)nb + 1, sizeof *s.base);
-  s.scope = xcalloc((size_t)nb + 1, sizeof *s.scope);
-  s.noalias = xcalloc((size_t)nb + 1, sizeof *s.noalias);
-  s.slot = xcalloc((size_t)cg->prog->nslot + 1, sizeof *s.slot);
-  s.key = xcalloc((size_t)ni + 1, sizeof *s.key);
-  s.acc = xcalloc((size_t)ni + 1, sizeof *s.acc);
-  sw_alias_metadata(&s, st->op.fn);
+  sw_alloc(&s);
+  int nacc = sw_count_acc(st);
+  s.accs = LLVMBuildAlloca(cg->b, LLVMArrayType(LLVMVectorType(cg->f64, OPTK_LANES),
+                                                 (unsigned)(nacc ? nacc : 1)), "accs");
   sw_entry(&s);
   sw_loops(&s, LLVMGetParam(s.fn, 1));
-  free(s.base), free(s.scope), free(s.noalias), free(s.slot), free(s.key), free(s.acc);
+  sw_release(&s);
+  free(s.scope), free(s.noalias);
 }
 
 /* ---- the descriptor ------------------------------------------------------------ */
