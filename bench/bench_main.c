@@ -53,6 +53,17 @@ static int parse_list(const char *text, long *out, int max) {
   return n;
 }
 
+static void usage(FILE *out) {
+  fputs("usage: optc-bench [--quick] [--out DIR] [--rules adam,lion] [--sizes 1,16,64]\n"
+        "                  [--threads 1,2] [--no-jit] [--no-small]\n\n"
+        "Generated kernels against hand-written loops and the bandwidth limit\n"
+        "(sizes in Mi elements), the JIT clock of every stdlib rule (--rules none\n"
+        "--no-small for that alone), and many small tensors.  Tables on stdout,\n"
+        "bench.json and bench.svg in DIR.  See docs/performance.md.\n",
+        out);
+}
+
+/* Returns 0 to run, 1 after --help, -1 on bad usage. */
 static int parse_args(int argc, char **argv, Args *a) {
   *a = (Args){.out_dir = OPTC_BINARY_DIR "/bench-results", .jit = 1, .small = 1};
   a->nsizes = 3;
@@ -62,7 +73,10 @@ static int parse_args(int argc, char **argv, Args *a) {
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     long tmp[4];
-    if (!strcmp(s, "--quick")) {
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      usage(stdout);
+      return 1;
+    } else if (!strcmp(s, "--quick")) {
       a->quick = 1;
       a->nsizes = 2, a->sizes[0] = 1, a->sizes[1] = 4;
     } else if (!strcmp(s, "--no-jit")) a->jit = 0;
@@ -75,6 +89,7 @@ static int parse_args(int argc, char **argv, Args *a) {
       for (int k = 0; k < a->nthreads; k++) a->threads[k] = (int)tmp[k];
     } else {
       fprintf(stderr, "optc-bench: error: unknown or incomplete option '%s'\n", s);
+      usage(stderr);
       return -1;
     }
   }
@@ -208,7 +223,8 @@ static int write_outputs(const Args *a, const BenchRow *rows, int nrows, const B
 int main(int argc, char **argv) {
   bench_reexec_passive(argv);
   Args a;
-  if (parse_args(argc, argv, &a) != 0) return 2;
+  int parsed = parse_args(argc, argv, &a);
+  if (parsed != 0) return parsed > 0 ? 0 : 2;
   if (mkdir(a.out_dir, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "optc-bench: error: cannot create %s\n", a.out_dir);
     return 2;

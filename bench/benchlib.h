@@ -34,13 +34,16 @@ typedef struct BenchOptions {
   int min_reps, max_reps;
   const char *rule_label; /* NULL: the optimizer's name */
   const char *const *sets; /* "name=value" hyper settings, NULL-terminated */
+  bool no_fp_contract;     /* compile without fused multiply-add */
 } BenchOptions;
 
 void bench_options_init(BenchOptions *o);
 
 /* Measures the rule in `path` (JIT at -O2, run through liboptrt on one
  * tensor of o->n floats), its hand-written loop when it has one, and the
- * bandwidth kernel of its traffic.  Fills `row`. */
+ * bandwidth kernel of its traffic, all three on the same arrays (p, g and
+ * the runtime's tensor states; own arrays only where the rule has fewer).
+ * Fills `row`. */
 int bench_measure(const char *path, const BenchOptions *o, BenchRow *row, char **err);
 
 /* Median JIT time (source text to descriptor) at -O0 and -O2 over `reps`

@@ -106,14 +106,16 @@ void hw_lamb(float *restrict p, const float *restrict g, float *restrict m,
  * place, as an optimizer updates p and its states: each written cache
  * line is read once and written once, so the traffic is exactly `reads`
  * loads and `writes` stores (a separate output array would add a
- * read-for-ownership per store).  The mean keeps every read alive and the
- * values bounded over repetitions. */
+ * read-for-ownership per store).  Each written element gets its own value
+ * plus 0 times the sum of the reads: the sum keeps every read alive (no
+ * -ffast-math, so 0 * x is not folded) and finite values never change,
+ * so the kernel can run on an optimizer's own arrays. */
 static void bw_1_1(float *const *a, int64_t n, int threads) {
   float *restrict a0 = a[0];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i]) * 1.0f;
-    a0[i] = x;
+    float x = 0.0f * (a0[i]);
+    a0[i] += x;
   }
 }
 
@@ -122,8 +124,8 @@ static void bw_2_1(float *const *a, int64_t n, int threads) {
   float *restrict a1 = a[1];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i]) * 0.5f;
-    a0[i] = x;
+    float x = 0.0f * (a0[i] + a1[i]);
+    a0[i] += x;
   }
 }
 
@@ -132,8 +134,8 @@ static void bw_2_2(float *const *a, int64_t n, int threads) {
   float *restrict a1 = a[1];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i]) * 0.5f;
-    a0[i] = x; a1[i] = x;
+    float x = 0.0f * (a0[i] + a1[i]);
+    a0[i] += x; a1[i] += x;
   }
 }
 
@@ -143,8 +145,8 @@ static void bw_3_1(float *const *a, int64_t n, int threads) {
   float *restrict a2 = a[2];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i] + a2[i]) * 0.3333333333333333f;
-    a0[i] = x;
+    float x = 0.0f * (a0[i] + a1[i] + a2[i]);
+    a0[i] += x;
   }
 }
 
@@ -154,8 +156,8 @@ static void bw_3_2(float *const *a, int64_t n, int threads) {
   float *restrict a2 = a[2];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i] + a2[i]) * 0.3333333333333333f;
-    a0[i] = x; a1[i] = x;
+    float x = 0.0f * (a0[i] + a1[i] + a2[i]);
+    a0[i] += x; a1[i] += x;
   }
 }
 
@@ -165,8 +167,8 @@ static void bw_3_3(float *const *a, int64_t n, int threads) {
   float *restrict a2 = a[2];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i] + a2[i]) * 0.3333333333333333f;
-    a0[i] = x; a1[i] = x; a2[i] = x;
+    float x = 0.0f * (a0[i] + a1[i] + a2[i]);
+    a0[i] += x; a1[i] += x; a2[i] += x;
   }
 }
 
@@ -177,8 +179,8 @@ static void bw_4_1(float *const *a, int64_t n, int threads) {
   float *restrict a3 = a[3];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i] + a2[i] + a3[i]) * 0.25f;
-    a0[i] = x;
+    float x = 0.0f * (a0[i] + a1[i] + a2[i] + a3[i]);
+    a0[i] += x;
   }
 }
 
@@ -189,8 +191,8 @@ static void bw_4_2(float *const *a, int64_t n, int threads) {
   float *restrict a3 = a[3];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i] + a2[i] + a3[i]) * 0.25f;
-    a0[i] = x; a1[i] = x;
+    float x = 0.0f * (a0[i] + a1[i] + a2[i] + a3[i]);
+    a0[i] += x; a1[i] += x;
   }
 }
 
@@ -201,8 +203,8 @@ static void bw_4_3(float *const *a, int64_t n, int threads) {
   float *restrict a3 = a[3];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i] + a2[i] + a3[i]) * 0.25f;
-    a0[i] = x; a1[i] = x; a2[i] = x;
+    float x = 0.0f * (a0[i] + a1[i] + a2[i] + a3[i]);
+    a0[i] += x; a1[i] += x; a2[i] += x;
   }
 }
 
@@ -213,8 +215,8 @@ static void bw_4_4(float *const *a, int64_t n, int threads) {
   float *restrict a3 = a[3];
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {
-    float x = (a0[i] + a1[i] + a2[i] + a3[i]) * 0.25f;
-    a0[i] = x; a1[i] = x; a2[i] = x; a3[i] = x;
+    float x = 0.0f * (a0[i] + a1[i] + a2[i] + a3[i]);
+    a0[i] += x; a1[i] += x; a2[i] += x; a3[i] += x;
   }
 }
 

@@ -33,8 +33,9 @@ void hw_lamb(float *restrict p, const float *restrict g, float *restrict m,
              float *restrict v, int64_t n, const HwScalars *s, int threads);
 
 /* Bandwidth limit: reads `nread` arrays of n floats and writes the first
- * `nwrite` of them back in place, with no arithmetic beyond a mean that
- * keeps the reads alive; 1 <= nwrite <= nread <= 4. */
+ * `nwrite` of them back in place, each element plus 0 times the sum of
+ * the reads (which keeps the reads alive and leaves finite values as they
+ * were); 1 <= nwrite <= nread <= 4. */
 void hw_bandwidth(float *const *arrays, int nread, int nwrite, int64_t n, int threads);
 
 #endif

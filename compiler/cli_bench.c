@@ -1,5 +1,5 @@
 /* cli_bench.c: `optc bench FILE [--n N] [--threads T] [--set NAME=VALUE]...
- * [--json]`: one rule's generated kernel against the bandwidth kernel of
+ * [--no-fp-contract] [--json]`: one rule's generated kernel against the bandwidth kernel of
  * its traffic (and its hand-written loop, for the rules bench/ has one),
  * measured side by side (bench/benchlib.c).  `make bench` runs the whole
  * benchmark. */
@@ -14,11 +14,14 @@ enum { MAX_SETS = 64 };
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: optc bench FILE [--n N] [--threads T] [--set NAME=VALUE]... [--json]\n\n"
+          "usage: optc bench FILE [--n N] [--threads T] [--set NAME=VALUE]...\n"
+          "                  [--no-fp-contract] [--json]\n\n"
           "Times one step of the rule's generated kernel on one tensor of N f32\n"
           "elements (default 16777216), side by side with a plain C kernel that\n"
           "moves the same bytes (the memory-bandwidth limit) and, for adam, adamw,\n"
-          "lion, lamb, sgd and adagrad, a hand-written C loop of the same rule.\n");
+          "lion, lamb, sgd and adagrad, a hand-written C loop of the same rule.\n"
+          "--no-fp-contract compiles the rule without fused multiply-add\n"
+          "(optc compile --help), to see what the fusion is worth.\n");
 }
 
 static void print_text(const BenchRow *r) {
@@ -48,6 +51,8 @@ int cli_bench(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--json")) {
       json = 1;
+    } else if (!strcmp(a, "--no-fp-contract")) {
+      o.no_fp_contract = true;
     } else if (!strcmp(a, "--n") || !strcmp(a, "--threads") || !strcmp(a, "--set")) {
       if (i + 1 >= argc) return cli_usage_error("bench", "%s needs a value", a);
       const char *val = argv[++i];
