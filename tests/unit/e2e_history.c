@@ -35,6 +35,7 @@
 #include "ir_pipeline.h"
 #include "optc.h"
 #include "optrt.h"
+#include "read_text.h"
 #include "optrt_minimize.h"
 #include "optrt_tasks.h"
 #include "tmpdir.h"
@@ -87,16 +88,6 @@ static void collect_diag(void *user, const OptcDiagnostic *d) {
   snprintf(r->diags + used, sizeof r->diags - used, "%s\n", d->rendered ? d->rendered : d->message);
 }
 
-static char *read_file(const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  char *buf = calloc(1, 1 << 16);
-  size_t got = buf ? fread(buf, 1, (1 << 16) - 1, fp) : 0;
-  (void)got;
-  fclose(fp);
-  return buf;
-}
-
 static void jit_rule(Rule *r, const char *name, const char *source) {
   memset(r, 0, sizeof *r);
   OptcOptions o;
@@ -111,7 +102,7 @@ static void jit_rule(Rule *r, const char *name, const char *source) {
 }
 
 static void jit_file(Rule *r, const char *path) {
-  char *text = read_file(path);
+  char *text = test_read_text(path, NULL);
   if (!text) fail_msg("cannot read %s", path);
   jit_rule(r, path, text);
   free(text);

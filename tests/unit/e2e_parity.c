@@ -23,6 +23,7 @@
 
 #include "optc.h"
 #include "optrt.h"
+#include "read_text.h"
 #include "parity.h"
 
 #define FIXTURE_DIR OPTC_SOURCE_DIR "/tests/parity/fixtures"
@@ -49,23 +50,11 @@ static void collect_diag(void *user, const OptcDiagnostic *d) {
   snprintf(r->diags + used, sizeof r->diags - used, "%s\n", d->rendered ? d->rendered : d->message);
 }
 
-/* Reads a .opt file; stdlib files are a few KiB, 64 KiB is far above. */
-static char *read_source(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  char *buf = malloc(1 << 16);
-  size_t got = buf ? fread(buf, 1, (1 << 16) - 1, fp) : 0;
-  fclose(fp);
-  if (buf) buf[got] = '\0';
-  *len = got;
-  return buf;
-}
-
 static void compile_rule(Run *r) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", STDLIB_DIR, r->rule ? r->rule : r->fx.rule);
   size_t len = 0;
-  if (!r->source) r->source = read_source(path, &len);
+  if (!r->source) r->source = test_read_text(path, &len);
   if (!r->source) fail_msg("%s: cannot read %s", r->fx.setting, path);
   OptcOptions o;
   optc_options_init(&o);
@@ -220,7 +209,7 @@ static void expect_mismatch(Run *r, const char *fixture, const char *file, const
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", STDLIB_DIR, file);
   size_t len = 0;
-  char *text = read_source(path, &len);
+  char *text = test_read_text(path, &len);
   assert_non_null(text);
   char *body = strstr(text, "update {"); /* skip the header comment's equations */
   char *at = body ? strstr(body, from) : NULL;

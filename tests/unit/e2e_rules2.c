@@ -32,6 +32,7 @@
 
 #include "optc.h"
 #include "optrt.h"
+#include "read_text.h"
 #include "optrt_minimize.h"
 #include "optrt_tasks.h"
 #include "parity.h"
@@ -56,24 +57,13 @@ static void collect_diag(void *user, const OptcDiagnostic *d) {
   snprintf(r->diags + used, sizeof r->diags - used, "%s\n", d->rendered ? d->rendered : d->message);
 }
 
-static char *read_file(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  char *buf = malloc(1 << 16);
-  size_t got = buf ? fread(buf, 1, (1 << 16) - 1, fp) : 0;
-  fclose(fp);
-  if (buf) buf[got] = '\0';
-  *len = got;
-  return buf;
-}
-
 /* Compiles `source` (NULL: the file `name` of stdlib/) into r; fails on
  * any error. */
 static void compile_into(Rule *r, const char *name, const char *source) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", STDLIB_DIR, name);
   size_t len = 0;
-  char *text = source ? NULL : read_file(path, &len);
+  char *text = source ? NULL : test_read_text(path, &len);
   if (!source && !text) fail_msg("cannot read %s", path);
   OptcOptions o;
   optc_options_init(&o);
@@ -342,7 +332,7 @@ static void expect_mismatch(Run *r, const char *fixture, const char *file, const
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", STDLIB_DIR, file);
   size_t len = 0;
-  char *text = read_file(path, &len);
+  char *text = test_read_text(path, &len);
   assert_non_null(text);
   char *body = strstr(text, "update {");
   char *at = body ? strstr(body, from) : NULL;
