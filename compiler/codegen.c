@@ -593,9 +593,11 @@ typedef struct Sweep {
   LLVMValueRef *key;   /* [ninsts] RNG keys of RNG instructions */
   LLVMValueRef *acc;   /* [ninsts] accumulator allocas of REDUCE instructions */
   LLVMValueRef *scope, *noalias; /* [nbufs] metadata */
-  LLVMValueRef accs;   /* all accumulators: [nacc x <8 x double>] */
+  LLVMValueRef accs;   /* [nacc x <8 x double>]: the tail's accumulators
+                          (its parameter), the caller's copy for the call */
   LLVMValueRef tail;   /* the scalar remainder function (see sw_tail) */
   int nacc;
+  bool is_tail;        /* accumulators live in accs, not in allocas */
   bool has_red;
 } Sweep;
 
@@ -853,8 +855,12 @@ static void sw_entry(Sweep *s) {
     }
     if (in->op == IR_RNG) s->key[k] = sw_rng_key(s, in->index);
     if (in->op == IR_REDUCE) {
-      LLVMValueRef at = cg_const_index(cg, s->nacc++);
-      s->acc[k] = cg_elem(cg, LLVMVectorType(cg->f64, OPTK_LANES), s->accs, at);
+      /* The main function's stay allocas, so that they live in registers
+       * through the vector loop; sw_call_tail copies them around the call. */
+      LLVMTypeRef at = LLVMVectorType(cg->f64, OPTK_LANES);
+      s->acc[k] = s->is_tail ? cg_elem(cg, at, s->accs, cg_const_index(cg, s->nacc))
+                             : LLVMBuildAlloca(cg->b, at, "acc");
+      s->nacc++;
       s->has_red = true;
     }
   }
@@ -928,6 +934,22 @@ static void sw_loop(Sweep *s, LLVMValueRef ivar, LLVMValueRef bend, int w, LLVMB
   LLVMBuildCondBr(b, sw_more(s, next, bend, w), body, after);
 }
 
+/* tail(ctx, i, bend, accs) with the accumulators copied into accs and back. */
+static void sw_call_tail(Sweep *s, LLVMValueRef i, LLVMValueRef bend) {
+  Codegen *cg = s->cg;
+  LLVMTypeRef at = LLVMVectorType(cg->f64, OPTK_LANES);
+  for (int k = 0, n = 0; k < s->st->ninsts; k++)
+    if (s->acc[k])
+      LLVMBuildStore(cg->b, LLVMBuildLoad2(cg->b, at, s->acc[k], ""),
+                     cg_elem(cg, at, s->accs, cg_const_index(cg, n++)));
+  LLVMValueRef args[4] = {s->ctx, i, bend, s->accs};
+  LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(s->tail), s->tail, args, 4, "");
+  for (int k = 0, n = 0; k < s->st->ninsts; k++)
+    if (s->acc[k])
+      LLVMBuildStore(cg->b, LLVMBuildLoad2(cg->b, at, cg_elem(cg, at, s->accs, cg_const_index(cg, n++)), ""),
+                     s->acc[k]);
+}
+
 /* for (blk = begin; blk < end; blk = bend) { bend = min(blk + BLOCK, end);
  *   vector loop; scalar loop; partials } with reductions; without, the
  *   two loops over [begin, end) once. */
@@ -956,8 +978,7 @@ static void sw_loops(Sweep *s, LLVMValueRef begin) {
   LLVMBasicBlockRef call = sw_block(s, "calltail");
   LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, i, bend, ""), call, bdone);
   LLVMPositionBuilderAtEnd(b, call);
-  LLVMValueRef args[4] = {s->ctx, i, bend, s->accs};
-  LLVMBuildCall2(b, LLVMGlobalGetValueType(s->tail), s->tail, args, 4, "");
+  sw_call_tail(s, i, bend);
   LLVMBuildBr(b, bdone);
   LLVMPositionBuilderAtEnd(b, bdone);
   if (!s->has_red) {
@@ -998,7 +1019,7 @@ static LLVMValueRef sw_tail(const Sweep *main) {
   Codegen *cg = main->cg;
   LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
   Sweep t = {.cg = cg, .st = main->st, .ct = main->ct, .w = 1, .scope = main->scope,
-             .noalias = main->noalias};
+             .noalias = main->noalias, .is_tail = true};
   t.fn = cg_add_function(cg, "optk_sweep_%d.tail", main->st->op.fn,
                          LLVMFunctionType(cg->voidt, params, 4, 0));
   LLVMSetLinkage(t.fn, LLVMInternalLinkage);
