@@ -251,6 +251,14 @@ static double softmax_probs(const double *s, double *p, int64_t k) {
   return mx + log(sum);
 }
 
+/* g += d(-log p_y)/dW of example i / m, given p = softmax(s_i). */
+static void softmax_grad_add(const Reg *r, int64_t i, int64_t y, int64_t m, double *g) {
+  for (int64_t c = 0; c < r->k; c++) {
+    double e = (r->p[c] - (c == y)) / (double)m;
+    for (int64_t j = 0; j <= r->d; j++) g[coef(r, c, j)] += e * feature(r, i, j);
+  }
+}
+
 static double softmax_fg(OptrtTask *t, const double *w, double *g) {
   Reg *r = t->data;
   int64_t m = reg_batch(t, r);
@@ -260,10 +268,7 @@ static double softmax_fg(OptrtTask *t, const double *w, double *g) {
     int64_t i = r->idx[a];
     scores(r, w, i, r->s);
     f += softmax_probs(r->s, r->p, r->k) - r->s[r->y[i]];
-    for (int64_t c = 0; g && c < r->k; c++) {
-      double e = (r->p[c] - (c == r->y[i])) / (double)m;
-      for (int64_t j = 0; j <= r->d; j++) g[coef(r, c, j)] += e * feature(r, i, j);
-    }
+    if (g) softmax_grad_add(r, i, r->y[i], m, g);
   }
   return f / (double)m + add_l2(r, w, g);
 }
@@ -320,10 +325,7 @@ static void softmax_gnb(OptrtTask *t, const double *w, uint64_t key, double *out
     scores(r, w, i, r->s);
     softmax_probs(r->s, r->p, r->k);
     int64_t y = task_sample_category(r->p, r->k, task_uniform(key, (uint64_t)a));
-    for (int64_t c = 0; c < r->k; c++) {
-      double e = (r->p[c] - (c == y)) / (double)m;
-      for (int64_t j = 0; j <= r->d; j++) out[coef(r, c, j)] += e * feature(r, i, j);
-    }
+    softmax_grad_add(r, i, y, m, out);
   }
 }
 

@@ -36,6 +36,7 @@
 #include "optc.h"
 #include "optrt.h"
 #include "read_text.h"
+#include "test_rule.h"
 #include "optrt_minimize.h"
 #include "optrt_tasks.h"
 #include "tmpdir.h"
@@ -76,41 +77,16 @@ static const int64_t SIZES[NT] = {5, 3};
 
 /* ---- compiling -------------------------------------------------------------- */
 
-typedef struct Rule {
-  char diags[4096];
-  OptcJit *jit;
-  OptrtKernel *kernel;
-} Rule;
-
-static void collect_diag(void *user, const OptcDiagnostic *d) {
-  Rule *r = user;
-  size_t used = strlen(r->diags);
-  snprintf(r->diags + used, sizeof r->diags - used, "%s\n", d->rendered ? d->rendered : d->message);
+/* Rules here compile as optc does by default (fused multiply-add). */
+static void jit_rule(TestRule *r, const char *name, const char *source) {
+  test_rule_jit(r, name, source, 1);
 }
 
-static void jit_rule(Rule *r, const char *name, const char *source) {
-  memset(r, 0, sizeof *r);
-  OptcOptions o;
-  optc_options_init(&o);
-  o.diag = collect_diag;
-  o.diag_user = r;
-  r->jit = optc_jit_compile(name, source, strlen(source), &o);
-  if (!r->jit) fail_msg("%s does not compile:\n%s", name, r->diags);
-  char *err = NULL;
-  r->kernel = optrt_wrap_descriptor(optc_jit_descriptor(r->jit), &err);
-  if (!r->kernel) fail_msg("%s: %s", name, err ? err : "?");
-}
-
-static void jit_file(Rule *r, const char *path) {
+static void jit_file(TestRule *r, const char *path) {
   char *text = test_read_text(path, NULL);
   if (!text) fail_msg("cannot read %s", path);
   jit_rule(r, path, text);
   free(text);
-}
-
-static void rule_free(Rule *r) {
-  optrt_kernel_close(r->kernel);
-  optc_jit_free(r->jit);
 }
 
 static Optrt *new_optimizer(const OptrtKernel *k, int threads) {
@@ -224,7 +200,7 @@ static void load_pair(int k, float *p, float *g) {
 }
 
 static void run_probe(int m, int threads) {
-  Rule r;
+  TestRule r;
   jit_rule(&r, "hist_probe.opt", PROBE);
   Optrt *o = new_optimizer(r.kernel, threads);
   float p[MAXN], g[MAXN];
@@ -275,7 +251,7 @@ static void run_probe(int m, int threads) {
   ir_program_free(&prog);
   srcmgr_free(&sm);
   optrt_destroy(o);
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 static void test_direction_m1(void **state) {
@@ -341,7 +317,7 @@ static const char *const TASKS[] = {"mgh_rosenbrock", "mgh_wood", "mgh_helical_v
 
 static void test_lbfgs_memory(void **state) {
   (void)state;
-  Rule r;
+  TestRule r;
   jit_file(&r, STDLIB_DIR "/lbfgs.opt");
   static const int MS[] = {3, 20};
   for (int t = 0; t < 2; t++)
@@ -356,12 +332,12 @@ static void test_lbfgs_memory(void **state) {
       assert_true(rep.loss < 1e-6);
       solve_free(&s);
     }
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 static void test_lbfgs_m6_not_worse(void **state) {
   (void)state;
-  Rule now, before;
+  TestRule now, before;
   jit_file(&now, STDLIB_DIR "/lbfgs.opt");
   jit_file(&before, SUPPORT_DIR "/lbfgs_unrolled.opt");
   int64_t total[2] = {0, 0};
@@ -381,13 +357,13 @@ static void test_lbfgs_m6_not_worse(void **state) {
                   (long long)fe[0], (long long)fe[1]);
   }
   assert_true(total[0] <= total[1]);
-  rule_free(&now);
-  rule_free(&before);
+  test_rule_free(&now);
+  test_rule_free(&before);
 }
 
 static void test_lbfgs_jit_aot(void **state) {
   (void)state;
-  Rule r;
+  TestRule r;
   jit_file(&r, STDLIB_DIR "/lbfgs.opt");
   char dir[64], lib[128];
   assert_non_null(test_mkdtemp(dir, sizeof dir, "optc_hist"));
@@ -412,7 +388,7 @@ static void test_lbfgs_jit_aot(void **state) {
   optrt_kernel_close(aot);
   unlink(lib);
   rmdir(dir);
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 /* ---- checkpoints, hypers, threads --------------------------------------------- */
@@ -441,7 +417,7 @@ static void qn_steps(Qn *q, int n) {
 
 static void test_checkpoint_resume(void **state) {
   (void)state;
-  Rule r;
+  TestRule r;
   jit_rule(&r, "hist_qn.opt", QN);
   char dir[64], path[128];
   assert_non_null(test_mkdtemp(dir, sizeof dir, "optc_hist"));
@@ -482,12 +458,12 @@ static void test_checkpoint_resume(void **state) {
   optrt_destroy(d.o);
   unlink(path);
   rmdir(dir);
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 static void test_memory_hyper_rules(void **state) {
   (void)state;
-  Rule r;
+  TestRule r;
   jit_rule(&r, "hist_qn.opt", QN);
   Qn q;
   qn_init(&q, r.kernel, 1);
@@ -505,12 +481,12 @@ static void test_memory_hyper_rules(void **state) {
   assert_int_equal(optrt_scalar_state(q.o, 0, 0, "H.len", &len), 0);
   assert_true(len == 7);
   optrt_destroy(q.o);
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 static void test_threads_agree(void **state) {
   (void)state;
-  Rule r;
+  TestRule r;
   jit_rule(&r, "hist_qn.opt", QN);
   Qn a, b;
   qn_init(&a, r.kernel, 1);
@@ -520,7 +496,7 @@ static void test_threads_agree(void **state) {
   assert_memory_equal(a.p, b.p, sizeof a.p);
   optrt_destroy(a.o);
   optrt_destroy(b.o);
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 /* The same value (p - pp) pushed from two sibling blocks: the second block
@@ -544,7 +520,7 @@ static const char SIBLINGS[] =
 
 static void test_sibling_blocks(void **state) {
   (void)state;
-  Rule r;
+  TestRule r;
   jit_rule(&r, "hist_siblings.opt", SIBLINGS);
   Optrt *o = new_optimizer(r.kernel, 1);
   enum { N = 6 };
@@ -568,7 +544,7 @@ static void test_sibling_blocks(void **state) {
     assert_true(hs[(1 - (int64_t)head) * N + i] == 3.0 * (i + 1)); /* older */
   }
   optrt_destroy(o);
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 /* Descriptors whose HISTORY ops or history buffers are malformed are
@@ -602,7 +578,7 @@ static void expect_refused(const OptkDescriptor *good, int which, const char *wh
 
 static void test_bad_descriptors(void **state) {
   (void)state;
-  Rule r;
+  TestRule r;
   jit_rule(&r, "hist_qn.opt", QN);
   const OptkDescriptor *d = optc_jit_descriptor(r.jit);
   expect_refused(d, 0, "HISTORY buffers out of range");
@@ -611,7 +587,7 @@ static void test_bad_descriptors(void **state) {
   expect_refused(d, 3, "HISTORY buffers are not a history");
   expect_refused(d, 4, "without the INTEGER and SIZES_STATE flags");
   expect_refused(d, 5, "HISTORY operands out of range");
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 int main(void) {

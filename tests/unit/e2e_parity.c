@@ -25,6 +25,7 @@
 #include "optrt.h"
 #include "read_text.h"
 #include "parity.h"
+#include "parity_run.h"
 
 #define FIXTURE_DIR OPTC_SOURCE_DIR "/tests/parity/fixtures"
 #define STDLIB_DIR OPTC_SOURCE_DIR "/stdlib"
@@ -82,21 +83,7 @@ static void create_optimizer(Run *r) {
   cfg.threads = 1;
   r->opt = optrt_create(r->kernel, &cfg, &err);
   if (!r->opt) fail_with(r->fx.setting, "optrt_create", err);
-  assert_int_equal(optrt_add_group(r->opt, NULL), 0);
-  const ParityFixture *fx = &r->fx;
-  r->p = malloc((size_t)fx->n * sizeof(float));
-  r->g = calloc((size_t)fx->n, sizeof(float));
-  assert_non_null(r->p);
-  assert_non_null(r->g);
-  memcpy(r->p, fx->p0, (size_t)fx->n * sizeof(float));
-  for (int i = 0; i < fx->ntensors; i++) {
-    const ParityTensor *t = &fx->tensors[i];
-    if (optrt_add_param(r->opt, 0, r->p + t->offset, r->g + t->offset, t->rows, t->cols) < 0)
-      fail_msg("%s: add_param: %s", fx->setting, optrt_last_error(r->opt));
-  }
-  for (int i = 0; i < fx->nhypers; i++)
-    if (optrt_set_hyper(r->opt, 0, fx->hypers[i].name, fx->hypers[i].value))
-      fail_msg("%s: hyper %s: %s", fx->setting, fx->hypers[i].name, optrt_last_error(r->opt));
+  parity_attach(r->opt, &r->fx, &r->p, &r->g);
 }
 
 /* The objective of rules that read f: the recorded loss and gradient. */

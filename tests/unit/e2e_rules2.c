@@ -33,9 +33,11 @@
 #include "optc.h"
 #include "optrt.h"
 #include "read_text.h"
+#include "test_rule.h"
 #include "optrt_minimize.h"
 #include "optrt_tasks.h"
 #include "parity.h"
+#include "parity_run.h"
 #include "tmpdir.h"
 
 #define FIXTURE_DIR OPTC_SOURCE_DIR "/tests/parity/fixtures2"
@@ -44,51 +46,15 @@
 
 /* ---- compiling ------------------------------------------------------------ */
 
-typedef struct Rule {
-  int fused;    /* compile with the contract pass (optc's default) */
-  char diags[8192];
-  OptcJit *jit;
-  OptrtKernel *kernel;
-} Rule;
-
-static void collect_diag(void *user, const OptcDiagnostic *d) {
-  Rule *r = user;
-  size_t used = strlen(r->diags);
-  snprintf(r->diags + used, sizeof r->diags - used, "%s\n", d->rendered ? d->rendered : d->message);
-}
-
-/* Compiles `source` (NULL: the file `name` of stdlib/) into r; fails on
- * any error. */
-static void compile_into(Rule *r, const char *name, const char *source) {
+/* Compiles `source` (NULL: the file `name` of stdlib/) into r, fused or
+ * not as r->fused says; fails on any error. */
+static void compile_into(TestRule *r, const char *name, const char *source) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", STDLIB_DIR, name);
-  size_t len = 0;
-  char *text = source ? NULL : test_read_text(path, &len);
+  char *text = source ? NULL : test_read_text(path, NULL);
   if (!source && !text) fail_msg("cannot read %s", path);
-  OptcOptions o;
-  optc_options_init(&o);
-  o.no_fp_contract = !r->fused;
-  o.diag = collect_diag;
-  o.diag_user = r;
-  const char *src = source ? source : text;
-  r->jit = optc_jit_compile(path, src, strlen(src), &o);
+  test_rule_jit(r, path, source ? source : text, r->fused);
   free(text);
-  if (!r->jit) fail_msg("%s does not compile:\n%s", name, r->diags);
-  char *err = NULL;
-  r->kernel = optrt_wrap_descriptor(optc_jit_descriptor(r->jit), &err);
-  if (!r->kernel) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", err ? err : "?");
-    free(err);
-    fail_msg("%s: optrt_wrap_descriptor: %s", name, msg);
-  }
-}
-
-static void rule_free(Rule *r) {
-  optrt_kernel_close(r->kernel);
-  optc_jit_free(r->jit);
-  r->kernel = NULL;
-  r->jit = NULL;
 }
 
 static Optrt *new_optimizer(const OptrtKernel *k, int threads) {
@@ -166,7 +132,7 @@ typedef struct Run {
   ParityFixture fx;
   Hvp hvp;
   Hvp gnb;
-  Rule rule;
+  TestRule rule;
   Optrt *opt;
   float *p, *g;
   int step;
@@ -208,22 +174,8 @@ static int recorded_gnb(void *user, float *const *out) {
 }
 
 static void run_setup_optimizer(Run *r) {
-  const ParityFixture *fx = &r->fx;
   r->opt = new_optimizer(r->rule.kernel, 1);
-  assert_int_equal(optrt_add_group(r->opt, NULL), 0);
-  r->p = malloc((size_t)fx->n * sizeof(float));
-  r->g = calloc((size_t)fx->n, sizeof(float));
-  assert_non_null(r->p);
-  assert_non_null(r->g);
-  memcpy(r->p, fx->p0, (size_t)fx->n * sizeof(float));
-  for (int i = 0; i < fx->ntensors; i++) {
-    const ParityTensor *t = &fx->tensors[i];
-    if (optrt_add_param(r->opt, 0, r->p + t->offset, r->g + t->offset, t->rows, t->cols) < 0)
-      fail_msg("%s: add_param: %s", fx->setting, optrt_last_error(r->opt));
-  }
-  for (int i = 0; i < fx->nhypers; i++)
-    if (optrt_set_hyper(r->opt, 0, fx->hypers[i].name, fx->hypers[i].value))
-      fail_msg("%s: hyper %s: %s", fx->setting, fx->hypers[i].name, optrt_last_error(r->opt));
+  parity_attach(r->opt, &r->fx, &r->p, &r->g);
 }
 
 static double compare_step(const Run *r) {
@@ -300,7 +252,7 @@ static double run_fixture(Run *r, const char *name) {
 /* Frees what run_fixture made, so that it can run again. */
 static void release_fixture(Run *r) {
   optrt_destroy(r->opt);
-  rule_free(&r->rule);
+  test_rule_free(&r->rule);
   free(r->p);
   free(r->g);
   free(r->hvp.rows);
@@ -398,7 +350,7 @@ static void test_detects_adafactor_clip(void **state) {
 
 typedef struct Solve {
   OptrtTask *task;
-  Rule rule;
+  TestRule rule;
   Optrt *opt;
   float *x[8], *g[8];
   int nt;
@@ -406,7 +358,7 @@ typedef struct Solve {
 
 static void solve_free(Solve *s) {
   optrt_destroy(s->opt);
-  rule_free(&s->rule);
+  test_rule_free(&s->rule);
   for (int i = 0; i < s->nt; i++) {
     free(s->x[i]);
     free(s->g[i]);
@@ -535,7 +487,7 @@ static void scaled_product(int m, int k, int n, const double *a, const double *d
 static void one_step(const char *name, const char *source, const char *const *hyper,
                      const double *value, int nhyper, float *p, const float *g, int64_t rows,
                      int64_t cols, const char *state, float *out, int64_t count) {
-  Rule r;
+  TestRule r;
   memset(&r, 0, sizeof r);
   compile_into(&r, name, source);
   Optrt *o = new_optimizer(r.kernel, 1);
@@ -553,7 +505,7 @@ static void one_step(const char *name, const char *source, const char *const *hy
     memcpy(out, data, (size_t)count * sizeof(float));
   }
   optrt_destroy(o);
-  rule_free(&r);
+  test_rule_free(&r);
 }
 
 /* phi^5, phi(x) = a x + b x^3 + c x^5 with Muon's coefficients. */
@@ -647,7 +599,7 @@ static void test_inv_root_known(void **state) {
 
 typedef struct Mlp {
   OptrtTask *task;
-  Rule mat, vec;
+  TestRule mat, vec;
   Optrt *opt;
   float *x[4], *g[4];
   int nt;
@@ -655,8 +607,8 @@ typedef struct Mlp {
 
 static void mlp_free(Mlp *m) {
   optrt_destroy(m->opt);
-  rule_free(&m->mat);
-  rule_free(&m->vec);
+  test_rule_free(&m->mat);
+  test_rule_free(&m->vec);
   for (int i = 0; i < m->nt; i++) {
     free(m->x[i]);
     free(m->g[i]);
