@@ -76,7 +76,8 @@ static void api_run_free(ApiRun *r) {
 
 static CgTarget api_target(const ApiRun *r) {
   int level = r->o.opt_level < 0 ? 0 : r->o.opt_level > 3 ? 3 : r->o.opt_level;
-  return (CgTarget){.cpu = r->o.cpu, .features = r->o.features, .opt_level = level};
+  return (CgTarget){.cpu = r->o.cpu, .features = r->o.features, .opt_level = level,
+                    .threads = r->o.jit_threads < 0 ? 1 : r->o.jit_threads};
 }
 
 void back_source_hash(IrProgram *prog, const SrcMgr *sm) {

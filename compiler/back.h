@@ -15,6 +15,7 @@ typedef struct CgTarget {
   const char *cpu;
   const char *features;
   int opt_level; /* 0..3 */
+  int threads;   /* JIT code generation threads; 0: one per online CPU, at most 4 */
 } CgTarget;
 
 /* ---- jit.c ----------------------------------------------------------- */

@@ -596,6 +596,9 @@ typedef struct Sweep {
   LLVMValueRef accs;   /* [nacc x <8 x double>]: the tail's accumulators
                           (its parameter), the caller's copy for the call */
   LLVMValueRef tail;   /* the scalar remainder function (see sw_tail) */
+  LLVMValueRef inv_cols;     /* 1.0 / cols in double (sw_rowcol), or NULL */
+  LLVMValueRef rowv, colv;   /* the current body's lane rows and columns */
+  LLVMValueRef body_i;       /* the current body's first element */
   int nacc;
   bool is_tail;        /* accumulators live in accs, not in allocas */
   bool has_red;
@@ -630,14 +633,66 @@ static LLVMValueRef sw_load_one(Sweep *s, int buf, LLVMValueRef pos) {
   return mem;
 }
 
+/* Row and column of each lane of elements [i, i + w) of the sweep's
+ * rows x cols domain, computed once per vector body.  LLVM scalarises a
+ * vector integer division (16 `idiv` a step, and as many in compile
+ * time), so: one scalar division gives row r0 and column c0 of element
+ * i; lane l is column c = c0 + l of row r0, with c < cols + w, and
+ * c / cols comes from a multiplication by 1/cols in double.  The product
+ * is off by far less than one (c / cols <= w, relative error a few ulps),
+ * so the truncated quotient is exact or one off, which the remainder's
+ * sign and size correct. */
+static void sw_rowcol(Sweep *s, int w) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  LLVMValueRef r0 = LLVMBuildSDiv(b, s->body_i, s->cols, "");
+  LLVMValueRef c0 = LLVMBuildSub(b, s->body_i, LLVMBuildMul(b, r0, s->cols, ""), "");
+  LLVMValueRef iota[16];
+  for (int l = 0; l < w; l++) iota[l] = LLVMConstInt(cg->i64, (unsigned)l, 0);
+  LLVMValueRef c = LLVMBuildAdd(b, cg_splat(cg, c0, w), LLVMConstVector(iota, (unsigned)w), "");
+  LLVMValueRef cf = LLVMBuildSIToFP(b, c, cg_vty(cg->f64, w), "");
+  LLVMValueRef q = LLVMBuildFPToSI(b, LLVMBuildFMul(b, cf, cg_splat(cg, s->inv_cols, w), ""),
+                                   cg_vty(cg->i64, w), "");
+  LLVMValueRef colsv = cg_splat(cg, s->cols, w), one = cg_iconst(cg, w, 1);
+  LLVMValueRef rem = LLVMBuildSub(b, c, LLVMBuildMul(b, q, colsv, ""), "");
+  LLVMValueRef low = LLVMBuildICmp(b, LLVMIntSLT, rem, cg_iconst(cg, w, 0), "");
+  q = LLVMBuildSelect(b, low, LLVMBuildSub(b, q, one, ""), q, "");
+  rem = LLVMBuildSelect(b, low, LLVMBuildAdd(b, rem, colsv, ""), rem, "");
+  LLVMValueRef high = LLVMBuildICmp(b, LLVMIntSGE, rem, colsv, "");
+  q = LLVMBuildSelect(b, high, LLVMBuildAdd(b, q, one, ""), q, "");
+  s->colv = LLVMBuildSelect(b, high, LLVMBuildSub(b, rem, colsv, ""), rem, "");
+  s->rowv = LLVMBuildAdd(b, cg_splat(cg, r0, w), q, "");
+}
+
 static LLVMValueRef sw_position(Sweep *s, CgPos pos, LLVMValueRef idx, int w) {
   LLVMBuilderRef b = s->cg->b;
+  if (w > 1 && (pos == POS_ROW || pos == POS_COL)) {
+    if (!s->rowv) sw_rowcol(s, w);
+    return pos == POS_ROW ? s->rowv : s->colv;
+  }
   switch (pos) {
   case POS_ROW: return LLVMBuildSDiv(b, idx, cg_splat(s->cg, s->cols, w), "");
   case POS_COL: return LLVMBuildSRem(b, idx, cg_splat(s->cg, s->cols, w), "");
   case POS_ONE: return cg_iconst(s->cg, w, 0);
   default: return idx;
   }
+}
+
+/* Lanes of buffer buf at positions `at` (<w x i64>): one gather. */
+static LLVMValueRef sw_gather(Sweep *s, int buf, int w, LLVMValueRef at) {
+  Codegen *cg = s->cg;
+  LLVMTypeRef sty = sw_storage_type(s, buf), vty = LLVMVectorType(sty, (unsigned)w);
+  LLVMValueRef ptrs = LLVMBuildGEP2(cg->b, sty, s->base[buf], &at, 1, "");
+  LLVMTypeRef tys[2] = {vty, LLVMVectorType(cg->ptr, (unsigned)w)};
+  unsigned id = LLVMLookupIntrinsicID("llvm.masked.gather", 18);
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, tys, 2);
+  LLVMTypeRef fty = LLVMIntrinsicGetType(cg->ctx, id, tys, 2);
+  LLVMValueRef args[4] = {ptrs, LLVMConstInt(cg->i32, 1, 0),
+                          cg_splat(cg, LLVMConstInt(cg->i1, 1, 0), w), LLVMGetPoison(vty)};
+  LLVMValueRef v = LLVMBuildCall2(cg->b, fty, fn, args, 4, "");
+  LLVMSetMetadata(v, cg->md_scope, s->scope[buf]);
+  if (s->noalias[buf]) LLVMSetMetadata(v, cg->md_noalias, s->noalias[buf]);
+  return v;
 }
 
 static LLVMValueRef sw_load(Sweep *s, int buf, int w, LLVMValueRef i, LLVMValueRef idxv) {
@@ -650,14 +705,8 @@ static LLVMValueRef sw_load(Sweep *s, int buf, int w, LLVMValueRef i, LLVMValueR
   } else if (pos == POS_FULL) {
     raw = LLVMBuildLoad2(cg->b, LLVMVectorType(sty, w), cg_elem(cg, sty, s->base[buf], i), "");
     sw_tag(s, raw, buf);
-  } else { /* row or column broadcast: one load per lane */
-    LLVMValueRef at = sw_position(s, pos, idxv, w);
-    raw = LLVMGetPoison(LLVMVectorType(sty, w));
-    for (int l = 0; l < w; l++) {
-      LLVMValueRef lane = LLVMConstInt(cg->i32, (unsigned)l, 0);
-      LLVMValueRef e = sw_load_one(s, buf, LLVMBuildExtractElement(cg->b, at, lane, ""));
-      raw = LLVMBuildInsertElement(cg->b, raw, e, lane, "");
-    }
+  } else { /* row or column broadcast */
+    raw = sw_gather(s, buf, w, sw_position(s, pos, idxv, w));
   }
   return sw_to_compute(s, raw, buf, w);
 }
@@ -790,6 +839,8 @@ static void sw_body(Sweep *s, int w, LLVMValueRef i, LLVMValueRef lane) {
   Codegen *cg = s->cg;
   const IrStage *st = s->st;
   LLVMValueRef idxv = cg_splat(cg, i, w);
+  s->body_i = i;
+  s->rowv = s->colv = NULL;
   if (w > 1) {
     LLVMValueRef steps[16];
     for (int l = 0; l < w; l++) steps[l] = LLVMConstInt(cg->i64, (unsigned)l, 0);
@@ -833,6 +884,19 @@ static void sw_alias_metadata(Sweep *s, int fn) {
   free(scopes);
 }
 
+/* Whether the stage needs lane rows or columns (sw_rowcol). */
+static bool sw_uses_rowcol(const Sweep *s) {
+  for (int k = 0; k < s->st->ninsts; k++) {
+    const IrInst *in = &s->st->insts[k];
+    if (in->op == IR_ROW_INDEX || in->op == IR_COL_INDEX) return true;
+    if (in->op == IR_LOAD) {
+      CgPos pos = cg_buffer_pos(s->cg->prog, s->st->op.a, in->index);
+      if (pos == POS_ROW || pos == POS_COL) return true;
+    }
+  }
+  return false;
+}
+
 /* Loads everything loop-invariant: sizes, base pointers, slots, RNG keys. */
 static void sw_entry(Sweep *s) {
   Codegen *cg = s->cg;
@@ -841,6 +905,9 @@ static void sw_entry(Sweep *s) {
   s->cols = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, cols), cg->i64);
   s->step = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, step), cg->i64);
   s->partial = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, partial), cg->ptr);
+  if (s->w > 1 && sw_uses_rowcol(s))
+    s->inv_cols = LLVMBuildFDiv(cg->b, LLVMConstReal(cg->f64, 1.0),
+                                LLVMBuildSIToFP(cg->b, s->cols, cg->f64, ""), "");
   LLVMValueRef bufs = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, buf), cg->ptr);
   LLVMValueRef slots = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, slot), cg->ptr);
   for (int k = 0; k < s->st->ninsts; k++) {
@@ -1253,13 +1320,29 @@ static void cg_optnone(Codegen *cg, LLVMValueRef fn) {
   }
 }
 
+/* A function another part defines: declared under the same name. */
+static void cg_declare_stage(Codegen *cg, const IrStage *st) {
+  bool sweep = st->op.kind == OPTK_OP_SWEEP;
+  LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
+  char name[48];
+  snprintf(name, sizeof name, sweep ? "optk_sweep_%d" : "optk_scalar_%d", st->op.fn);
+  LLVMValueRef fn = LLVMAddFunction(cg->mod, name,
+                                    LLVMFunctionType(cg->voidt, params, sweep ? 3 : 1, 0));
+  (sweep ? cg->sweep_fns : cg->scalar_fns)[st->op.fn] = fn;
+}
+
 static void cg_stages(Codegen *cg, const IrStage *stages, int n, bool init) {
   for (int i = 0; i < n; i++) {
     const IrStage *st = &stages[i];
-    if (st->op.kind == OPTK_OP_SCALAR) {
+    bool sweep = st->op.kind == OPTK_OP_SWEEP;
+    if (!sweep && st->op.kind != OPTK_OP_SCALAR) continue;
+    if (sweep && !init && cg->twin[st->op.fn] != st->op.fn) continue; /* see cg_build_part */
+    if (!cg_split_defines(cg->split, cg->part, sweep, st->op.fn)) {
+      cg_declare_stage(cg, st);
+    } else if (!sweep) {
       cg_scalar_stage(cg, st);
       cg_optnone(cg, cg->scalar_fns[st->op.fn]);
-    } else if (st->op.kind == OPTK_OP_SWEEP) {
+    } else {
       cg_sweep_stage(cg, st);
       if (init) cg_optnone(cg, cg->sweep_fns[st->op.fn]);
     }
@@ -1307,9 +1390,10 @@ static void cg_set_target(Codegen *cg, LLVMTargetMachineRef tm) {
   cg->vector_bits = cg_vector_bits(tm);
 }
 
-LLVMModuleRef cg_build_module(const IrProgram *prog, LLVMContextRef ctx,
-                              LLVMTargetMachineRef tm, int opt_level, char **err) {
-  Codegen cg = {.ctx = ctx, .prog = prog};
+LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int part,
+                            LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level,
+                            char **err) {
+  Codegen cg = {.ctx = ctx, .prog = prog, .split = split, .part = part};
   const char *name = prog->name ? prog->name : "optimizer";
   cg.mod = LLVMModuleCreateWithNameInContext(name, ctx);
   cg.b = LLVMCreateBuilderInContext(ctx);
@@ -1318,17 +1402,26 @@ LLVMModuleRef cg_build_module(const IrProgram *prog, LLVMContextRef ctx,
   if (cg_check_program(&cg)) {
     cg.scalar_fns = xcalloc((size_t)cg.nscalar + 1, sizeof *cg.scalar_fns);
     cg.sweep_fns = xcalloc((size_t)cg.nsweep + 1, sizeof *cg.sweep_fns);
+    cg.twin = cg_sweep_twins(prog, cg.nsweep);
     cg_stages(&cg, prog->stages, prog->nstages, false);
     cg_stages(&cg, prog->init_stages, prog->ninit_stages, true);
-    cg_descriptor(&cg, prog->source_sha256);
+    for (int f = 0; f < cg.nsweep; f++) /* twins share one function */
+      cg.sweep_fns[f] = cg.sweep_fns[cg.twin[f]];
+    if (part == 0) cg_descriptor(&cg, prog->source_sha256);
     if (!cg.err.len) cg_verify_and_optimise(&cg, tm, opt_level);
   }
   free(cg.scalar_fns);
   free(cg.sweep_fns);
+  free(cg.twin);
   LLVMDisposeBuilder(cg.b);
   LLVMDisposeTargetData(cg.td);
   if (!cg.err.len) return cg.mod;
   LLVMDisposeModule(cg.mod);
   *err = str_take(&cg.err);
   return NULL;
+}
+
+LLVMModuleRef cg_build_module(const IrProgram *prog, LLVMContextRef ctx,
+                              LLVMTargetMachineRef tm, int opt_level, char **err) {
+  return cg_build_part(prog, NULL, 0, ctx, tm, opt_level, err);
 }

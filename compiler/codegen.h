@@ -32,4 +32,47 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t, char **err);
 LLVMModuleRef cg_build_module(const IrProgram *prog, LLVMContextRef ctx,
                               LLVMTargetMachineRef tm, int opt_level, char **err);
 
+/* ---- parallel code generation (codegen_split.c, jit.c) ---------------------
+ * A program's SCALAR and SWEEP functions may be spread over several parts,
+ * each a module of its own built, optimised and compiled to an object on
+ * its own thread.  A part defines its functions (and their internal
+ * helpers) and declares the others under the same names, `optk_scalar_N`
+ * and `optk_sweep_N`; part 0 also holds the descriptor.  The linker
+ * resolves the declarations. */
+enum {
+  CG_MAX_PARTS = 8,
+  CG_SPLIT_MIN_COST = 60, /* least estimated work worth a part (codegen_split.c) */
+};
+
+typedef struct CgSplit {
+  int nparts;                  /* 1: one module holds everything */
+  int nscalar, nsweep;
+  unsigned char *scalar_part;  /* [nscalar]: the part defining SCALAR function i */
+  unsigned char *sweep_part;   /* [nsweep] */
+  int *sweep_twin;             /* [nsweep]: cg_sweep_twins */
+} CgSplit;
+
+/* Twins: step sweeps that compute the same thing (the same effects of
+ * the same computations on the same buffers, slots and reductions, up to
+ * the order of instructions and of commutative operands), as the
+ * unrolled iterations of a `repeat` give.  Returns twin[nsweep]: the
+ * first sweep function each one is a twin of (itself when none); only
+ * that one is emitted and the descriptor lists it for all of them.
+ * Init sweeps are never twins.  Caller frees. */
+int *cg_sweep_twins(const IrProgram *prog, int nsweep);
+
+/* Assigns the functions of `prog` to at most max_parts parts, balancing
+ * their estimated compile time at opt_level; fewer parts when there is
+ * not enough work.  Free with cg_split_free. */
+void cg_split_plan(const IrProgram *prog, int max_parts, int opt_level, CgSplit *s);
+void cg_split_free(CgSplit *s);
+/* Whether `part` defines SCALAR (sweep false) or SWEEP function fn; with
+ * s NULL or one part, every function; a sweep that has a twin, none. */
+bool cg_split_defines(const CgSplit *s, int part, bool sweep, int fn);
+
+/* cg_build_module for one part of `split` (NULL: the whole program). */
+LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int part,
+                            LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level,
+                            char **err);
+
 #endif

@@ -20,6 +20,9 @@ typedef struct Codegen {
   unsigned md_scope, md_noalias;
   LLVMValueRef *scalar_fns, *sweep_fns;
   int nscalar, nsweep;
+  const CgSplit *split; /* NULL: the module defines every function */
+  int part;
+  int *twin;            /* [nsweep]: cg_sweep_twins */
   Str err;
 } Codegen;
 

@@ -29,12 +29,17 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codegen.h"
 
 typedef struct JitEngine {
   LLVMOrcLLJITRef jit;
-  LLVMTargetMachineRef tm; /* modules are built (and IR-optimised) for it */
+  /* tms[k] builds, optimises and compiles part k of a program (codegen.h
+   * "Parallel code generation"); tms[0] exists from the start, the others
+   * are made on first use.  Target machines are not thread-safe: one per
+   * compiling thread. */
+  LLVMTargetMachineRef tms[CG_MAX_PARTS];
   char *cpu, *features;    /* the key; NULL: the host's */
   int opt_level;
   bool busy;               /* a compile holds it */
@@ -91,7 +96,8 @@ static int jit_create_lljit(const CgTarget *t, LLVMOrcLLJITRef *out, char **err)
 static void jit_engine_free(JitEngine *e) {
   if (!e) return;
   if (e->jit) jit_dispose(e->jit);
-  if (e->tm) LLVMDisposeTargetMachine(e->tm);
+  for (int k = 0; k < CG_MAX_PARTS; k++)
+    if (e->tms[k]) LLVMDisposeTargetMachine(e->tms[k]);
   free(e->cpu);
   free(e->features);
   free(e);
@@ -102,8 +108,8 @@ static JitEngine *jit_engine_new(const CgTarget *t, char **err) {
   e->cpu = t->cpu ? xstrdup(t->cpu) : NULL;
   e->features = t->features ? xstrdup(t->features) : NULL;
   e->opt_level = t->opt_level;
-  e->tm = cg_target_machine(t, err);
-  if (!e->tm || jit_create_lljit(t, &e->jit, err)) {
+  e->tms[0] = cg_target_machine(t, err);
+  if (!e->tms[0] || jit_create_lljit(t, &e->jit, err)) {
     jit_engine_free(e);
     return NULL;
   }
@@ -164,40 +170,139 @@ static void jit_release(JitEngine *e, bool added) {
 
 /* ---- compiling -------------------------------------------------------------- */
 
-/* JIT-only symbol names: functions internal (only the descriptor refers to
- * them), the descriptor `optk_descriptor.<serial>`, written into name. */
-static void jit_localise(LLVMModuleRef mod, unsigned long serial, char *name, size_t cap) {
-  for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f))
-    if (!LLVMIsDeclaration(f)) {
-      LLVMSetLinkage(f, LLVMInternalLinkage);
-      LLVMSetVisibility(f, LLVMDefaultVisibility);
+/* Threads that compile one program: the caller's, or one per online CPU
+ * (at most JIT_AUTO_THREADS) when it does not say. */
+enum { JIT_AUTO_THREADS = 4 };
+
+static int jit_threads(const CgTarget *t) {
+  if (t->threads > 0) return t->threads < CG_MAX_PARTS ? t->threads : CG_MAX_PARTS;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > JIT_AUTO_THREADS ? JIT_AUTO_THREADS : (int)n;
+}
+
+/* `optk_scalar_N` or `optk_sweep_N`: a function the descriptor lists. */
+static bool jit_is_stage_fn(const char *name) {
+  const char *rest = strncmp(name, "optk_scalar_", 12) == 0  ? name + 12
+                     : strncmp(name, "optk_sweep_", 11) == 0 ? name + 11
+                                                              : NULL;
+  if (!rest || !*rest) return false;
+  for (; *rest; rest++)
+    if (*rest < '0' || *rest > '9') return false;
+  return true;
+}
+
+/* JIT-only symbol names and linkage for part `part` of `nparts`:
+ * - one part: every function internal (only the descriptor refers to
+ *   them);
+ * - several: the descriptor's functions are named `<name>.<serial>` in
+ *   every part, defined in the part the plan gives them (external there
+ *   unless it is part 0, which refers to them) and declared in part 0;
+ *   helpers (scalar tails, pow's slow path) stay internal to their part;
+ * - the descriptor (part 0) is `optk_descriptor.<serial>`, written into
+ *   name.  Serials make every compile's names unique in the engine. */
+static void jit_localise(LLVMModuleRef mod, int part, int nparts, unsigned long serial,
+                         char *name, size_t cap) {
+  for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
+    size_t len;
+    const char *fname = LLVMGetValueName2(f, &len);
+    bool stage = jit_is_stage_fn(fname);
+    if (stage && nparts > 1) {
+      char renamed[64];
+      snprintf(renamed, sizeof renamed, "%s.%lu", fname, serial);
+      LLVMSetValueName2(f, renamed, strlen(renamed));
     }
+    if (LLVMIsDeclaration(f)) continue;
+    bool shared = stage && part != 0;
+    LLVMSetLinkage(f, shared ? LLVMExternalLinkage : LLVMInternalLinkage);
+    LLVMSetVisibility(f, LLVMDefaultVisibility);
+  }
+  if (part != 0) return;
   snprintf(name, cap, "%s.%lu", OPTK_DESCRIPTOR_SYMBOL, serial);
   LLVMValueRef g = LLVMGetNamedGlobal(mod, OPTK_DESCRIPTOR_SYMBOL);
   if (g) LLVMSetValueName2(g, name, strlen(name));
 }
 
-/* Builds the module in a fresh thread-safe context and hands both to the
- * engine under a new resource tracker (*rt); its descriptor is `name`. */
-static int jit_add_program(JitEngine *e, const IrProgram *prog, LLVMOrcResourceTrackerRef *rt,
-                           char *name, size_t cap, char **err) {
-  LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-  LLVMModuleRef mod = cg_build_module(prog, LLVMOrcThreadSafeContextGetContext(tsc), e->tm,
-                                      e->opt_level, err);
-  if (!mod) {
-    LLVMOrcDisposeThreadSafeContext(tsc);
-    return -1;
+/* One part's work: build, optimise and compile to an object in memory. */
+typedef struct JitPart {
+  const IrProgram *prog;
+  const CgSplit *split;
+  int part;
+  LLVMTargetMachineRef tm;
+  int opt_level;
+  unsigned long serial;
+  char descriptor[64];       /* part 0: the descriptor's name */
+  LLVMMemoryBufferRef obj;   /* out: the object file */
+  char *err;                 /* out: why there is none */
+} JitPart;
+
+static void *jit_part_run(void *arg) {
+  JitPart *jp = arg;
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef mod =
+      cg_build_part(jp->prog, jp->split, jp->part, ctx, jp->tm, jp->opt_level, &jp->err);
+  if (mod) {
+    jit_localise(mod, jp->part, jp->split->nparts, jp->serial, jp->descriptor,
+                 sizeof jp->descriptor);
+    char *msg = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(jp->tm, mod, LLVMObjectFile, &msg, &jp->obj)) {
+      Str s = {0};
+      str_printf(&s, "cannot compile the optimizer: %s", msg ? msg : "unknown LLVM error");
+      jp->err = str_take(&s);
+      jp->obj = NULL;
+    }
+    LLVMDisposeMessage(msg);
+    LLVMDisposeModule(mod);
   }
-  jit_localise(mod, e->serial++, name, cap);
-  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
-  LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps it alive */
-  *rt = LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(e->jit));
-  LLVMErrorRef er = LLVMOrcLLJITAddLLVMIRModuleWithRT(e->jit, *rt, tsm);
-  if (er) {
-    LLVMOrcDisposeThreadSafeModule(tsm);
-    return jit_error(er, "cannot add the module to the JIT", err);
+  LLVMContextDispose(ctx);
+  return NULL;
+}
+
+/* Runs the parts of `split`, parts 1.. on threads of their own (or here,
+ * when a thread cannot be started), part 0 on the calling thread. */
+static void jit_run_parts(JitPart *parts, int n) {
+  pthread_t th[CG_MAX_PARTS];
+  bool started[CG_MAX_PARTS] = {false};
+  for (int k = 1; k < n; k++) started[k] = pthread_create(&th[k], NULL, jit_part_run, &parts[k]) == 0;
+  jit_part_run(&parts[0]);
+  for (int k = 1; k < n; k++) {
+    if (started[k]) pthread_join(th[k], NULL);
+    else jit_part_run(&parts[k]);
   }
-  return 0;
+}
+
+/* Compiles prog's parts into objects and adds them to the engine under a
+ * new resource tracker (*rt); the descriptor's name goes to `name`. */
+static int jit_add_program(JitEngine *e, const IrProgram *prog, int threads,
+                           LLVMOrcResourceTrackerRef *rt, char *name, size_t cap, char **err) {
+  CgSplit split;
+  cg_split_plan(prog, threads, e->opt_level, &split);
+  CgTarget t = {.cpu = e->cpu, .features = e->features, .opt_level = e->opt_level};
+  for (int k = 1; k < split.nparts && !*err; k++)
+    if (!e->tms[k]) e->tms[k] = cg_target_machine(&t, err);
+  JitPart parts[CG_MAX_PARTS];
+  unsigned long serial = e->serial++;
+  for (int k = 0; k < split.nparts; k++)
+    parts[k] = (JitPart){.prog = prog, .split = &split, .part = k, .tm = e->tms[k],
+                         .opt_level = e->opt_level, .serial = serial};
+  if (!*err) jit_run_parts(parts, split.nparts);
+  for (int k = 0; k < split.nparts && !*err; k++)
+    if (parts[k].err) *err = parts[k].err, parts[k].err = NULL;
+  if (!*err) {
+    *rt = LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(e->jit));
+    snprintf(name, cap, "%s", parts[0].descriptor);
+  }
+  for (int k = 0; k < split.nparts; k++) {
+    free(parts[k].err);
+    if (!parts[k].obj) continue;
+    if (*err) {
+      LLVMDisposeMemoryBuffer(parts[k].obj);
+      continue;
+    }
+    LLVMErrorRef er = LLVMOrcLLJITAddObjectFileWithRT(e->jit, *rt, parts[k].obj); /* takes it */
+    if (er) jit_error(er, "cannot add the optimizer to the JIT", err);
+  }
+  cg_split_free(&split);
+  return *err ? -1 : 0;
 }
 
 /* Removes a module's code and data from its engine. */
@@ -209,11 +314,12 @@ static void jit_remove(LLVMOrcResourceTrackerRef rt) {
 
 int jit_compile(const IrProgram *prog, const CgTarget *t, JitModule **out, char **err) {
   *out = NULL;
+  *err = NULL;
   JitEngine *e = jit_acquire(t, err);
   if (!e) return -1;
   LLVMOrcResourceTrackerRef rt = NULL;
   char name[64];
-  if (jit_add_program(e, prog, &rt, name, sizeof name, err)) {
+  if (jit_add_program(e, prog, jit_threads(t), &rt, name, sizeof name, err)) {
     if (rt) jit_remove(rt);
     jit_release(e, false);
     return -1;

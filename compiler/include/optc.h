@@ -52,6 +52,12 @@ typedef struct OptcOptions {
    * operation rounds on its own, as the source is written (closest to
    * frameworks that round each op, e.g. torch.optim's for-loop kernels). */
   int no_fp_contract;
+  /* Threads optc_jit_compile may use for LLVM's code generation: 0
+   * (default) one per online CPU, at most 4; 1 compiles on the calling
+   * thread only.  A rule whose step has several optimised sweeps is split
+   * into parts compiled side by side (docs/abi.md "JIT"); the machine code
+   * is the same either way. */
+  int jit_threads;
 } OptcOptions;
 
 void optc_options_init(OptcOptions *o);
