@@ -179,7 +179,7 @@ static int run_jit(const Args *a, BenchJit *out, char names[][64], int max) {
     rule_path(path, sizeof path, files[i]);
     char *err = NULL;
     BenchJit *j = &out[n];
-    if (bench_jit_clock(path, a->quick ? 3 : 11, &j->ms_o0, &j->ms_o2, &err) == 0) {
+    if (bench_jit_clock(path, a->quick ? 3 : 11, j, &err) == 0) {
       snprintf(names[n], 64, "%.*s", (int)(strlen(files[i]) - 4), files[i]);
       j->rule = names[n];
       j->aot_ms = aot_wall_ms(path, a->out_dir);
@@ -244,8 +244,8 @@ int main(int argc, char **argv) {
     else fprintf(stderr, "optc-bench: small tensors: %s\n", err), free(err);
   }
   vectorization_note();
-  bench_print_table(stdout, rows, nrows);
-  bench_print_jit(stdout, jit, nj);
-  bench_print_small(stdout, small, ns);
+  if (nrows) bench_print_table(stdout, rows, nrows);
+  if (nj) bench_print_jit(stdout, jit, nj);
+  if (ns) bench_print_small(stdout, small, ns);
   return write_outputs(&a, rows, nrows, jit, nj, small, ns) == 0 ? 0 : 1;
 }

@@ -41,8 +41,8 @@ void bench_options_init(BenchOptions *o) {
   memset(o, 0, sizeof *o);
   o->n = 16 << 20;
   o->threads = 1;
-  o->min_seconds = 0.5;
-  o->min_reps = 5;
+  o->min_seconds = 1.0;
+  o->min_reps = 11;
   o->max_reps = 200;
 }
 
@@ -216,12 +216,14 @@ static void first_error(void *user, const OptcDiagnostic *d) {
   if (d->severity == OPTC_ERROR && s->len == 0) str_puts(s, d->rendered);
 }
 
+/* threads: OptcOptions.jit_threads (0: the default, one per CPU). */
 static OptcJit *jit_at(const char *path, const char *text, size_t len, int level,
-                       bool no_fp_contract, char **err) {
+                       bool no_fp_contract, int threads, char **err) {
   OptcOptions o;
   optc_options_init(&o);
   o.opt_level = level;
   o.no_fp_contract = no_fp_contract;
+  o.jit_threads = threads;
   Str msg = {0};
   o.diag = first_error;
   o.diag_user = &msg;
@@ -255,7 +257,7 @@ static int gen_setup(GenRun *r, const char *path, const BenchOptions *o, int64_t
   size_t len;
   char *text = read_source(path, &len, err);
   if (!text) return -1;
-  r->jit = jit_at(path, text, len, 2, o->no_fp_contract, err);
+  r->jit = jit_at(path, text, len, 2, o->no_fp_contract, 0, err);
   free(text);
   if (!r->jit) return -1;
   r->kernel = optrt_wrap_descriptor(optc_jit_descriptor(r->jit), err);
@@ -300,6 +302,17 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
   qsort(v, (size_t)n, sizeof *v, cmp_double);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Median over rounds of other[i] / gen[i]: each round's kernels ran back
+ * to back, so a round's ratio is unaffected by how busy the machine was
+ * over the whole run, which moves every kernel of the round alike. */
+static double paired_ratio(const double *other, const double *gen, int n) {
+  double *q = xcalloc((size_t)n + 1, sizeof *q);
+  for (int i = 0; i < n; i++) q[i] = other[i] / gen[i];
+  double m = median(q, n);
+  free(q);
+  return m;
 }
 
 typedef struct Rounds {
@@ -423,7 +436,9 @@ int bench_measure(const char *path, const BenchOptions *o, BenchRow *row, char *
                       .bytes_per_element = tr.bytes_per_element, .sweeps = tr.nsweeps,
                       .reps = r.n};
     snprintf(row->rule, sizeof row->rule, "%s", o->rule_label ? o->rule_label : name);
-    row->gen_ms = median(r.gen, r.n);
+    row->to_bw = paired_ratio(r.bw, r.gen, r.n);
+    row->to_hw = hwp ? paired_ratio(r.hw, r.gen, r.n) : NAN;
+    row->gen_ms = median(r.gen, r.n); /* (sorts: after the paired ratios) */
     row->hw_ms = hwp ? median(r.hw, r.n) : -1;
     row->bw_ms = median(r.bw, r.n);
   }
@@ -435,12 +450,12 @@ int bench_measure(const char *path, const BenchOptions *o, BenchRow *row, char *
 
 /* ---- JIT clock ------------------------------------------------------------- */
 
-static int time_jit(const char *path, const char *text, size_t len, int level, int reps,
-                    double *out, char **err) {
+static int time_jit(const char *path, const char *text, size_t len, int level, int threads,
+                    int reps, double *out, char **err) {
   double *ms = xcalloc((size_t)reps + 1, sizeof(double));
   for (int i = 0; i <= reps; i++) {
     double t0 = bench_now_ms();
-    OptcJit *jit = jit_at(path, text, len, level, false, err);
+    OptcJit *jit = jit_at(path, text, len, level, false, threads, err);
     if (!jit) {
       free(ms);
       return -1;
@@ -453,12 +468,13 @@ static int time_jit(const char *path, const char *text, size_t len, int level, i
   return 0;
 }
 
-int bench_jit_clock(const char *path, int reps, double *ms_o0, double *ms_o2, char **err) {
+int bench_jit_clock(const char *path, int reps, BenchJit *j, char **err) {
   size_t len;
   char *text = read_source(path, &len, err);
   if (!text) return -1;
-  int rc = time_jit(path, text, len, 0, reps, ms_o0, err);
-  if (rc == 0) rc = time_jit(path, text, len, 2, reps, ms_o2, err);
+  int rc = time_jit(path, text, len, 0, 0, reps, &j->ms_o0, err);
+  if (rc == 0) rc = time_jit(path, text, len, 2, 0, reps, &j->ms_o2, err);
+  if (rc == 0) rc = time_jit(path, text, len, 2, 1, reps, &j->ms_o2_one, err);
   free(text);
   return rc;
 }

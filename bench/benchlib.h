@@ -46,9 +46,11 @@ void bench_options_init(BenchOptions *o);
  * Fills `row`. */
 int bench_measure(const char *path, const BenchOptions *o, BenchRow *row, char **err);
 
-/* Median JIT time (source text to descriptor) at -O0 and -O2 over `reps`
- * compiles after one warm-up, in this process. */
-int bench_jit_clock(const char *path, int reps, double *ms_o0, double *ms_o2, char **err);
+/* Median JIT time (source text to descriptor) over `reps` compiles after
+ * one warm-up, in this process: at -O0 and -O2 with the default code
+ * generation threads, and at -O2 on one thread (j->ms_o0, ms_o2,
+ * ms_o2_one; j->rule and aot_ms are the caller's). */
+int bench_jit_clock(const char *path, int reps, BenchJit *j, char **err);
 
 /* One step over `tensors` tensors of 1000 to 100000 elements (a fixed
  * log-uniform draw) against one tensor of the same total size. */

@@ -13,12 +13,17 @@ typedef struct BenchRow {
   int bytes_per_element; /* from optc info */
   int sweeps;
   double gen_ms, hw_ms, bw_ms; /* medians; hw_ms < 0 when no hand-written loop */
+  /* Speed ratios, generated against bandwidth and hand-written (NaN when
+   * none): the median over rounds of each round's own ratio, the three
+   * kernels of a round having run back to back (docs/performance.md). */
+  double to_bw, to_hw;
   int reps;
 } BenchRow;
 
 typedef struct BenchJit {
   const char *rule;
   double ms_o0, ms_o2, aot_ms; /* medians; aot: wall time of `optc compile` */
+  double ms_o2_one;            /* -O2 with one code generation thread */
 } BenchJit;
 
 typedef struct BenchSmall {

@@ -1,21 +1,29 @@
 /* jit.c: runs a scheduled IrProgram in-process through ORC LLJIT.
  *
+ * A program is compiled in parts (codegen.h, "Parallel code generation";
+ * the plan in codegen_split.c): each part is a module built, optimised and
+ * compiled to an object on a thread of its own, part 0 on the caller's;
+ * the objects are added to the JIT and linked when the descriptor is
+ * looked up.  Rules with little work stay in one part.
+ *
  * Compiles share JIT engines.  An engine is one LLJIT plus the target
- * machine modules are built for, for one (cpu, features, -O level); the
+ * machines parts are built with, for one (cpu, features, -O level); the
  * target machines carry the host CPU name and features (or the caller's),
  * so generated sweeps use the host's vectors.  Creating an engine costs
- * about 1.5 ms (two target machines, their subtargets, the LLJIT and its
+ * about 1.5 ms (a target machine, its subtarget, the LLJIT and its
  * process-symbol generator), a quarter of compiling a small rule, so
  * engines outlive the compiles that made them:
  * - a compile takes an idle engine of its key, or makes one, and holds it
  *   alone while it builds and materialises (target machines are not
- *   thread-safe); compiles on different threads use different engines;
- * - each module lives in the engine's main JITDylib under a resource
- *   tracker of its own, its functions internal and its descriptor renamed
- *   `optk_descriptor.<serial>`, so modules never clash; jit_free removes
- *   the tracker, which releases the module's code and data, and the
- *   symbol-pool entries it left (memory stays flat over thousands of
- *   compile/free cycles: tests/unit/back_jit_leak.c);
+ *   thread-safe: part k uses the engine's k-th, made on first use);
+ *   compiles on different threads use different engines;
+ * - each compile's objects live in the engine's main JITDylib under a
+ *   resource tracker of their own, with the compile's serial in every
+ *   name that leaves its part (`optk_sweep_N.<serial>`,
+ *   `optk_descriptor.<serial>`) and everything else internal, so
+ *   compiles never clash; jit_free removes the tracker, which releases
+ *   the code and data, and the symbol-pool entries it left (memory stays
+ *   flat over thousands of compile/free cycles: tests/unit/back_jit_leak.c);
  * - an engine with no live module and not in use is disposed when another
  *   idle engine of its key exists, so at most one idle engine per key is
  *   kept (reachable from the pool, for the next compile).

@@ -54,9 +54,9 @@ typedef struct OptcOptions {
   int no_fp_contract;
   /* Threads optc_jit_compile may use for LLVM's code generation: 0
    * (default) one per online CPU, at most 4; 1 compiles on the calling
-   * thread only.  A rule whose step has several optimised sweeps is split
-   * into parts compiled side by side (docs/abi.md "JIT"); the machine code
-   * is the same either way. */
+   * thread only.  A rule with enough work is split into parts compiled
+   * side by side (docs/abi.md, "JIT code generation in parts"); the
+   * machine code is the same either way. */
   int jit_threads;
 } OptcOptions;
 
