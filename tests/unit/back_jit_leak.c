@@ -4,7 +4,8 @@
  * Resident memory is read from /proc/self/statm after a warm-up (LLVM's
  * one-time registries, the allocator's pools) and again after the long
  * run; it may grow by a small constant only.  Cycles alternate -O0 and
- * -O2 so that both pass pipelines are exercised.  Under AddressSanitizer
+ * -O2 so that both pass pipelines are exercised; a second run compiles
+ * LAMB in two parts on two threads.  Under AddressSanitizer
  * the quarantine of freed memory is off in this test so that it does not
  * read as growth (LeakSanitizer checks the rest at exit).
  */
@@ -19,6 +20,7 @@
 
 #include "back_progs.h"
 #include "back.h"
+#include "stdlib_prog.h"
 
 #ifdef OPTC_SANITIZE
 const char *__asan_default_options(void);
@@ -36,7 +38,8 @@ const char *__asan_default_options(void) { return "quarantine_size_mb=0"; }
 
 enum {
   WARMUP = 100,  /* long enough for one-time allocations to settle */
-  CYCLES = 2000  /* "thousands", at a few ms each */
+  CYCLES = 2000, /* "thousands", at a few ms each */
+  SPLIT_WARMUP = 50, SPLIT_CYCLES = 400 /* LAMB, about 6 ms each */
 };
 
 static double rss_mb(void) {
@@ -76,6 +79,30 @@ static void test_compile_free_cycles(void **state) {
   ir_program_free(&p);
 }
 
+static void split_cycle(const IrProgram *p) {
+  CgTarget t = {.opt_level = 2, .threads = 2};
+  JitModule *jm = NULL;
+  char *err = NULL;
+  if (jit_compile(p, &t, &jm, &err) != 0) fail_msg("jit_compile: %s", err);
+  assert_int_equal(jit_descriptor(jm)->nsweep_fns, 3);
+  jit_free(jm);
+}
+
+/* Programs compiled in parts (one object per part, linked together) are
+ * released whole: LAMB splits into two parts on two threads. */
+static void test_split_cycles(void **state) {
+  IrProgram p;
+  test_stdlib_program(&p, "lamb");
+  for (int i = 0; i < SPLIT_WARMUP; i++) split_cycle(&p);
+  double before = rss_mb();
+  for (int i = 0; i < SPLIT_CYCLES; i++) split_cycle(&p);
+  double after = rss_mb();
+  if (after - before > SLACK_MB)
+    fail_msg("RSS grew from %.1f MB to %.1f MB over %d split compiles", before, after,
+             SPLIT_CYCLES);
+  ir_program_free(&p);
+}
+
 /* Failing compilations release everything too. */
 static void test_error_cycles(void **state) {
   IrProgram p;
@@ -97,6 +124,7 @@ static void test_error_cycles(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compile_free_cycles),
+      cmocka_unit_test(test_split_cycles),
       cmocka_unit_test(test_error_cycles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,39 +27,12 @@
 
 #include "back_progs.h"
 #include "codegen.h"
-#include "ir_pipeline.h"
 #include "optc.h"
 #include "optrt.h"
-#include "read_text.h"
+#include "stdlib_prog.h"
 
 enum { STEPS = 3, NT = 2, WORKERS = 3, PER_WORKER = 4 };
 static const int64_t ROWS[NT] = {37, 130}, COLS[NT] = {53, 9};
-
-static char *stdlib_source(const char *rule) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/stdlib/%s.opt", OPTC_SOURCE_DIR, rule);
-  char *text = test_read_text(path, NULL);
-  if (!text) fail_msg("cannot read %s", path);
-  return text;
-}
-
-/* The scheduled program of a stdlib rule. */
-static void build(IrProgram *prog, const char *rule) {
-  char *text = stdlib_source(rule);
-  char path[512];
-  snprintf(path, sizeof path, "%s/stdlib/%s.opt", OPTC_SOURCE_DIR, rule);
-  SrcMgr sm;
-  srcmgr_init(&sm);
-  DiagSink sink;
-  diag_init(&sink, &sm, NULL, NULL);
-  SemaOptions so = {0};
-  PipelineOptions po = {0};
-  memset(prog, 0, sizeof *prog);
-  int nerr = ir_pipeline_build_text(prog, &sm, path, text, strlen(text), &sink, &so, &po);
-  srcmgr_free(&sm);
-  free(text);
-  if (nerr || sink.nerrors) fail_msg("%s does not build", rule);
-}
 
 /* Checks the invariants of a plan; returns its number of parts. */
 static int check_plan(const IrProgram *prog, int max_parts, int opt_level) {
@@ -109,7 +82,7 @@ static void test_twins(void **state) {
   const int twins[] = {10, 0, 0, 0, 0, 0};
   for (int r = 0; r < 6; r++) {
     IrProgram prog;
-    build(&prog, rules[r]);
+    test_stdlib_program(&prog, rules[r]);
     if (count_twins(&prog) != twins[r])
       fail_msg("%s: %d twins, expected %d", rules[r], count_twins(&prog), twins[r]);
     ir_program_free(&prog);
@@ -123,7 +96,7 @@ static void test_plan(void **state) {
   assert_int_equal(check_plan(&prog, 8, 2), 1);
   ir_program_free(&prog);
 
-  build(&prog, "adam"); /* the step's sweep alone, the rest beside it */
+  test_stdlib_program(&prog, "adam"); /* the step's sweep alone, the rest beside it */
   assert_int_equal(check_plan(&prog, 1, 2), 1);
   assert_int_equal(check_plan(&prog, 0, 2), 1);
   assert_int_equal(check_plan(&prog, 2, 2), 2);
@@ -137,7 +110,7 @@ static void test_plan(void **state) {
   cg_split_free(&s);
   ir_program_free(&prog);
 
-  build(&prog, "muon");
+  test_stdlib_program(&prog, "muon");
   assert_int_equal(check_plan(&prog, 1, 2), 1);
   assert_int_equal(check_plan(&prog, 2, 2), 2);
   assert_int_equal(check_plan(&prog, 4, 2), 4);
@@ -147,7 +120,7 @@ static void test_plan(void **state) {
   assert_true(check_plan(&prog, 2, 0) <= 2); /* -O0: every function optnone */
   ir_program_free(&prog);
 
-  build(&prog, "fadam"); /* two pow sweeps: one each */
+  test_stdlib_program(&prog, "fadam"); /* two pow sweeps: one each */
   assert_int_equal(check_plan(&prog, 2, 2), 2);
   cg_split_plan(&prog, 2, 2, &s);
   int heavy[2] = {0, 0};
@@ -213,7 +186,8 @@ static void test_same_code(void **state) {
   int64_t total = 0;
   for (int t = 0; t < NT; t++) total += ROWS[t] * COLS[t];
   for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
-    char *src = stdlib_source(rules[r]);
+    char path[512];
+    char *src = test_stdlib_source(rules[r], path, sizeof path);
     float *one = run_rule(rules[r], src, 1);
     const int threads[] = {2, 8};
     for (int i = 0; i < 2; i++) {
@@ -252,7 +226,7 @@ static void *worker_main(void *arg) {
 
 static void test_concurrent(void **state) {
   IrProgram prog;
-  build(&prog, "muon");
+  test_stdlib_program(&prog, "muon");
   pthread_t th[WORKERS];
   Worker w[WORKERS];
   for (int i = 0; i < WORKERS; i++) {
