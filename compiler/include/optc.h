@@ -53,8 +53,8 @@ typedef struct OptcOptions {
    * frameworks that round each op, e.g. torch.optim's for-loop kernels). */
   int no_fp_contract;
   /* Threads optc_jit_compile may use for LLVM's code generation: 0
-   * (default) one per online CPU, at most 4; 1 compiles on the calling
-   * thread only.  A rule with enough work is split into parts compiled
+   * (default) one per online CPU, at most 4; 1 (or less) compiles on the
+   * calling thread only; at most 8.  A rule with enough work is split into parts compiled
    * side by side (docs/abi.md, "JIT code generation in parts"); the
    * machine code is the same either way. */
   int jit_threads;
