@@ -1394,6 +1394,7 @@ LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int par
                             LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level,
                             char **err) {
   Codegen cg = {.ctx = ctx, .prog = prog, .split = split, .part = part};
+  int *own_twin = NULL;
   const char *name = prog->name ? prog->name : "optimizer";
   cg.mod = LLVMModuleCreateWithNameInContext(name, ctx);
   cg.b = LLVMCreateBuilderInContext(ctx);
@@ -1402,7 +1403,9 @@ LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int par
   if (cg_check_program(&cg)) {
     cg.scalar_fns = xcalloc((size_t)cg.nscalar + 1, sizeof *cg.scalar_fns);
     cg.sweep_fns = xcalloc((size_t)cg.nsweep + 1, sizeof *cg.sweep_fns);
-    cg.twin = cg_sweep_twins(prog, cg.nsweep);
+    /* The plan has them already; a whole-program module finds its own. */
+    own_twin = split ? NULL : cg_sweep_twins(prog, cg.nsweep);
+    cg.twin = split ? split->sweep_twin : own_twin;
     cg_stages(&cg, prog->stages, prog->nstages, false);
     cg_stages(&cg, prog->init_stages, prog->ninit_stages, true);
     for (int f = 0; f < cg.nsweep; f++) /* twins share one function */
@@ -1412,7 +1415,7 @@ LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int par
   }
   free(cg.scalar_fns);
   free(cg.sweep_fns);
-  free(cg.twin);
+  free(own_twin);
   LLVMDisposeBuilder(cg.b);
   LLVMDisposeTargetData(cg.td);
   if (!cg.err.len) return cg.mod;

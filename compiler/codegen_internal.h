@@ -22,7 +22,7 @@ typedef struct Codegen {
   int nscalar, nsweep;
   const CgSplit *split; /* NULL: the module defines every function */
   int part;
-  int *twin;            /* [nsweep]: cg_sweep_twins */
+  const int *twin;      /* [nsweep]: cg_sweep_twins (the split's, or owned) */
   Str err;
 } Codegen;
 
