@@ -13,7 +13,9 @@ static int mat_err(char **err, const char *msg) {
   return -1;
 }
 
-static void gemm(const InterpMat *a, const InterpMat *b, InterpMat *c, bool ta, bool tb) {
+/* c = alpha a' b', each product summed in double, then scaled. */
+static void gemm(const InterpMat *a, const InterpMat *b, InterpMat *c, bool ta, bool tb,
+                 double alpha) {
   int64_t m = c->r, n = c->c, k = ta ? a->r : a->c;
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) {
@@ -23,7 +25,7 @@ static void gemm(const InterpMat *a, const InterpMat *b, InterpMat *c, bool ta, 
         double y = tb ? b->v[j * b->c + q] : b->v[q * b->c + j];
         s += x * y;
       }
-      c->v[i * n + j] = s;
+      c->v[i * n + j] = alpha * s;
     }
 }
 
@@ -205,7 +207,8 @@ int interp_mat_run(const OptkOp *op, const InterpMat *a, const InterpMat *b,
   int64_t total = c->r * c->c;
   switch (op->fn) {
   case OPTK_MAT_GEMM:
-    gemm(a, b, c, op->flags & OPTK_MATOP_TRANS_A, op->flags & OPTK_MATOP_TRANS_B);
+    gemm(a, b, c, op->flags & OPTK_MATOP_TRANS_A, op->flags & OPTK_MATOP_TRANS_B,
+         op->d >= 0 ? slot[op->d] : 1.0);
     return 0;
   case OPTK_MAT_INV_ROOT: return inv_root(a, c, slot[op->d], slot[op->d + 1], err);
   case OPTK_MAT_SOLVE: return solve(a, b, c, err);

@@ -51,7 +51,8 @@ enum {
   FN_MATOP,             /* args[0]: first operand (ELEM or MAT); index:
                            OptkMatOp; aux: OPTK_MATOP_* flags; xargs[0]:
                            second operand or -1; xargs[1], xargs[2]:
-                           scalar arguments (INV_ROOT's k, eps) or -1;
+                           scalar arguments (INV_ROOT's k, eps; GEMM's
+                           alpha in xargs[1]) or -1;
                            value: ELEM (shaped like p) or MAT */
   FN_MSWEEP,            /* args[0]: a MAT (or scalar) value written to a
                            buffer by a sweep over its domain; index: the

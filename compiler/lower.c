@@ -288,12 +288,37 @@ static int mat_operand(Lower *L, int v, uint32_t trans, uint32_t *flags, int d[2
   return v;
 }
 
+/* v = s * x or x * s with s a scalar and x not: returns x and sets *s;
+ * otherwise returns v and leaves *s alone. */
+static int scaled_operand(const Lower *L, int v, int *s) {
+  const IrFInst *in = &L->f->data[v];
+  if (in->op != IR_MUL) return v;
+  for (int k = 0; k < 2; k++) {
+    int x = in->args[k], y = in->args[1 - k];
+    if (irf_is_scalar(&L->f->data[y]) && !irf_is_scalar(&L->f->data[x])) {
+      *s = y;
+      return x;
+    }
+  }
+  return v;
+}
+
+/* A scalar factor of either operand goes to GEMM's alpha (xargs[1]):
+ * `2 * A @ A` and `(1 - b) * g.T @ g` are one GEMM each, with no sweep
+ * writing the scaled operand to a scratch (nor, for the second, a
+ * transpose).  alpha * (A B) rounds differently from (alpha A) B; both
+ * are the same product. */
 static int lower_matmul(Lower *L, const AstNode *e) {
   uint32_t flags = 0;
-  int da[2], db[2];
-  int a = mat_operand(L, lower_expr(L, e->binary.lhs), OPTK_MATOP_TRANS_A, &flags, da, e->span);
-  int b = mat_operand(L, lower_expr(L, e->binary.rhs), OPTK_MATOP_TRANS_B, &flags, db, e->span);
-  return matop(L, OPTK_MAT_GEMM, a, b, flags, da[0], db[1], e->span);
+  int da[2], db[2], sa = -1, sb = -1;
+  int a = scaled_operand(L, lower_expr(L, e->binary.lhs), &sa);
+  int b = scaled_operand(L, lower_expr(L, e->binary.rhs), &sb);
+  a = mat_operand(L, a, OPTK_MATOP_TRANS_A, &flags, da, e->span);
+  b = mat_operand(L, b, OPTK_MATOP_TRANS_B, &flags, db, e->span);
+  int alpha = sa >= 0 && sb >= 0 ? irf_op2(L->f, IR_MUL, sa, sb, e->span) : sa >= 0 ? sa : sb;
+  int m = matop(L, OPTK_MAT_GEMM, a, b, flags, da[0], db[1], e->span);
+  L->f->data[m].xargs[1] = alpha;
+  return m;
 }
 
 static int transpose_of(Lower *L, int v, Span at) {

@@ -986,15 +986,17 @@ static void emit_linesearch(Sched *S, int i, int ctx) {
   add_op(S, plain_op(OPTK_OP_LINESEARCH, S->host_in[i], in->aux, first, S->slot_of[i]));
 }
 
-/* A matrix op; INV_ROOT's k and eps go to two consecutive slots. */
+/* A matrix op; INV_ROOT's k and eps go to two consecutive slots, GEMM's
+ * alpha to one. */
 static void emit_matop(Sched *S, int i, int ctx) {
   const IrFInst *in = &S->f->data[i];
   int slot = -1;
   if (in->xargs[1] >= 0) {
     Pending pend = {0};
+    int n = in->xargs[2] >= 0 ? 2 : 1;
     slot = S->prog->nslot;
-    S->prog->nslot += 2;
-    for (int k = 0; k < 2; k++) {
+    S->prog->nslot += n;
+    for (int k = 0; k < n; k++) {
       PendItem it = {in->xargs[1 + k], slot + k};
       VEC_PUSH(&pend, it);
     }

@@ -158,25 +158,27 @@ static void store_colmajor(Mat m, double *v, double *tmp) {
   store(m, tmp);
 }
 
-static int gemm(MatCtx *o, const OptkOp *op, Mat a, Mat b, Mat c) {
+/* c = alpha a' b' (alpha: slot d, or 1). */
+static int gemm(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat b, Mat c) {
+  double alpha = op->d >= 0 ? t->slot[op->d] : 1.0;
   CBLAS_TRANSPOSE ta = (op->flags & OPTK_MATOP_TRANS_A) ? CblasTrans : CblasNoTrans;
   CBLAS_TRANSPOSE tb = (op->flags & OPTK_MATOP_TRANS_B) ? CblasTrans : CblasNoTrans;
   int m = (int)c.r, n = (int)c.c, k = (int)((op->flags & OPTK_MATOP_TRANS_A) ? a.r : a.c);
   bool alias = c.data == a.data || c.data == b.data;
   if (!alias && a.dtype == OPTK_F32 && b.dtype == OPTK_F32 && c.dtype == OPTK_F32) {
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a.data, (int)a.c, b.data, (int)b.c, 0.0f,
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float)alpha, a.data, (int)a.c, b.data, (int)b.c, 0.0f,
                 c.data, (int)c.c);
     return 0;
   }
   if (!alias && a.dtype == OPTK_F64 && b.dtype == OPTK_F64 && c.dtype == OPTK_F64) {
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a.data, (int)a.c, b.data, (int)b.c, 0.0,
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, (int)a.c, b.data, (int)b.c, 0.0,
                 c.data, (int)c.c);
     return 0;
   }
   double *x = load(o, a), *y = load(o, b), *z = rt_malloc(o->alloc, (size_t)(m * n) * 8 + 8);
   int rc = x && y && z ? 0 : mat_error(o, "GEMM: out of memory");
   if (!rc) {
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, x, (int)a.c, y, (int)b.c, 0.0, z, n);
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, x, (int)a.c, y, (int)b.c, 0.0, z, n);
     store(c, z);
   }
   rt_free(o->alloc, x);
@@ -311,7 +313,7 @@ int rt_matop(const OptkDescriptor *d, const OptkOp *op, const RtTensor *t, const
   Mat a = op->fn == OPTK_MAT_IDENTITY ? c : mat_for(d, op, op->a, t);
   Mat b = op->fn == OPTK_MAT_GEMM || op->fn == OPTK_MAT_SOLVE ? mat_for(d, op, op->b, t) : a;
   switch (op->fn) {
-  case OPTK_MAT_GEMM: return gemm(o, op, a, b, c);
+  case OPTK_MAT_GEMM: return gemm(o, op, t, a, b, c);
   case OPTK_MAT_INV_ROOT:
   case OPTK_MAT_EIGVECS: return eig_op(o, op, t, a, c);
   case OPTK_MAT_SOLVE: return solve_op(o, a, b, c);

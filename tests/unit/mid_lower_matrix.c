@@ -1,5 +1,6 @@
 /* mid_lower_matrix.c: lowering and scheduling of matrix rules: matrix
- * states, @ with transposes folded into GEMM flags, I sized from its
+ * states, @ with transposes folded into GEMM flags and scalar factors
+ * into its alpha, I sized from its
  * context, hessian and solve, rowmean and matrix reductions, the errors
  * for what is not supported (at their spans), the plan's sweep domains,
  * and a whole Shampoo-like rule through the interpreter against a plain C
@@ -203,6 +204,71 @@ static void test_interp_shampoo_like(void **state) {
   mb_free(&b);
 }
 
+/* Scalar factors of @'s operands go to GEMM's alpha: (c * g.T) @ (3 * g)
+ * is one GEMM (trans_a, alpha c * 3) with no sweep writing a scaled
+ * operand and no transpose; the interpreter then gets p - 0.01 g A with
+ * A = 3c g'g, against plain C in double. */
+static void test_gemm_alpha(void **state) {
+  (void)state;
+  const char *src = "optimizer a\nhyper c = 0.5\nupdate {\n  A = (c * g.T) @ (3 * g)\n"
+                    "  p = p - 0.01 * (g @ A)\n}\n";
+  Lowered l;
+  lower_src(&l, src);
+  assert_int_equal(l.errors, 0);
+  assert_int_equal(mb_count(&l.body, FN_MSWEEP), 0);
+  const IrFInst *gemm = first(&l.body, FN_MATOP, OPTK_MAT_GEMM);
+  assert_int_equal(gemm->aux, OPTK_MATOP_TRANS_A);
+  assert_int_equal(l.body.data[gemm->args[0]].op, IR_LOAD);
+  assert_int_equal(l.body.data[gemm->xargs[0]].op, IR_LOAD);
+  const IrFInst *alpha = &l.body.data[gemm->xargs[1]];
+  assert_int_equal(alpha->op, IR_MUL);
+  assert_int_equal(gemm->xargs[2], -1);
+  lowered_free(&l); /* the transpose it bypassed is left to DCE */
+
+  IrProgram prog;
+  MidBuild b;
+  mb_init(&b);
+  assert_int_equal(mb_program(&b, &prog, src), 0);
+  int gemms = 0;
+  for (int i = 0; i < prog.nstages; i++) {
+    const OptkOp *op = &prog.stages[i].op;
+    assert_false(op->kind == OPTK_OP_SWEEP && op->a >= 0 && op->a != 0 && op->a != 1 &&
+                 prog.bufs[op->a].dim0 == OPTK_DIM_COLS); /* no cols x cols sweep */
+    if (op->kind == OPTK_OP_MATOP && op->fn == OPTK_MAT_GEMM) gemms++;
+    assert_false(op->kind == OPTK_OP_MATOP && op->fn == OPTK_MAT_TRANSPOSE);
+  }
+  assert_int_equal(gemms, 2);
+  enum { R = 4, C = 3, N = R * C };
+  float p[N], g[N];
+  double rp[N];
+  for (int i = 0; i < N; i++) rp[i] = p[i] = (float)(0.2 * i - 1);
+  char *err = NULL;
+  Interp *in = interp_create(&prog, NULL, &err);
+  if (!in) fail_msg("%s", err);
+  assert_int_equal(interp_add_tensor(in, p, g, R, C, &err), 0);
+  for (int s = 1; s <= 2; s++) {
+    for (int i = 0; i < N; i++) g[i] = (float)cos(0.3 * i - s);
+    if (interp_step(in, NAN, &err)) fail_msg("%s", err);
+    double a[C * C];
+    for (int i = 0; i < C; i++)
+      for (int j = 0; j < C; j++) {
+        double sum = 0;
+        for (int k = 0; k < R; k++) sum += (double)g[k * C + i] * g[k * C + j];
+        a[i * C + j] = 1.5 * sum;
+      }
+    for (int i = 0; i < R; i++)
+      for (int j = 0; j < C; j++) {
+        double ga = 0;
+        for (int k = 0; k < C; k++) ga += g[i * C + k] * a[k * C + j];
+        rp[i * C + j] = (double)(float)(rp[i * C + j] - 0.01 * ga);
+      }
+    for (int i = 0; i < N; i++) assert_true(fabs(p[i] - rp[i]) <= 1e-6 * (1 + fabs(rp[i])));
+  }
+  interp_free(in);
+  ir_program_free(&prog);
+  mb_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_newton),
@@ -210,6 +276,7 @@ int main(void) {
       cmocka_unit_test(test_factored),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_interp_shampoo_like),
+      cmocka_unit_test(test_gemm_alpha),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
