@@ -6,7 +6,9 @@
  * becomes the error text on failure), and the result is renamed over the
  * output path, so the output appears atomically or not at all.  Every
  * temporary is removed on every path.  Textual IR and assembly (for
- * `optc emit-llvm` / `optc emit-asm`) are produced in memory.
+ * `optc emit-llvm` / `optc emit-asm`) are produced in memory.  The module
+ * is self-contained: it defines the math library functions its sweeps
+ * call (codegen_math.h), with internal linkage, and needs only libm.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,20 +20,28 @@
 #include <unistd.h>
 
 #include "codegen.h"
+#include "codegen_math.h"
 
 extern char **environ;
 
 /* Upper bound on the linker's output we keep for an error message. */
 enum { AOT_LOG_MAX = 64 * 1024 };
 
-/* A module for prog in a fresh context; the caller disposes all three. */
+/* A module for prog in a fresh context, with the math library functions
+ * it calls defined in it (internal: the output is self-contained); the
+ * caller disposes all three. */
 static LLVMModuleRef aot_module(const IrProgram *prog, const CgTarget *t, LLVMContextRef *ctx,
                                 LLVMTargetMachineRef *tm, char **err) {
   *ctx = NULL;
   *tm = cg_target_machine(t, err);
   if (!*tm) return NULL;
   *ctx = LLVMContextCreate();
-  return cg_build_module(prog, *ctx, *tm, t->opt_level, err);
+  LLVMModuleRef mod = cg_build_module(prog, *ctx, *tm, t->opt_level, err);
+  if (mod && cg_math_link(mod, *tm, t->opt_level, err)) {
+    LLVMDisposeModule(mod);
+    return NULL;
+  }
+  return mod;
 }
 
 static void aot_dispose(LLVMModuleRef mod, LLVMContextRef ctx, LLVMTargetMachineRef tm) {

@@ -109,7 +109,7 @@ static const struct { const char *prefix; int bits; } CG_CPU_VECTOR_BITS[] = {
 
 /* Widest vector register of the target machine: from its feature string,
  * else from its CPU name; 128 bits (SSE2, NEON) otherwise. */
-static int cg_vector_bits(LLVMTargetMachineRef tm) {
+int cg_vector_bits(LLVMTargetMachineRef tm) {
   char *feat = LLVMGetTargetMachineFeatureString(tm);
   char *cpu = LLVMGetTargetMachineCPU(tm);
   int bits = 128;
@@ -166,8 +166,6 @@ static bool cg_op_allowed(IrOp op, bool sweep) {
   }
 }
 
-typedef enum CgPos { POS_FULL, POS_ROW, POS_COL, POS_ONE, POS_BAD } CgPos;
-
 static bool cg_param_shaped(OptkDim d0, OptkDim d1) {
   return (d0 == OPTK_DIM_N && d1 == OPTK_DIM_ONE) || (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_N) ||
          (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_COLS);
@@ -179,7 +177,7 @@ static bool cg_param_shaped(OptkDim d0, OptkDim d1) {
  * column vector (dom rows, ONE) element i / cols, a row vector (ONE, dom
  * cols) element i % cols; these agree with the runtime's rule by element
  * counts for every size. */
-static CgPos cg_buffer_pos(const IrProgram *p, int dom, int b) {
+CgPos cg_buffer_pos(const IrProgram *p, int dom, int b) {
   OptkDim d0 = p->bufs[b].dim0, d1 = p->bufs[b].dim1;
   OptkDim r = OPTK_DIM_ROWS, c = OPTK_DIM_COLS;
   if (dom >= 2 && dom < p->nbufs && !cg_param_shaped(p->bufs[dom].dim0, p->bufs[dom].dim1))
@@ -458,10 +456,13 @@ static LLVMValueRef cg_arith(Codegen *cg, const IrInst *in, LLVMValueRef *v) {
 }
 
 /* Field of a ctx struct at a byte offset. */
-static LLVMValueRef cg_field(Codegen *cg, LLVMValueRef base, size_t off, LLVMTypeRef ty) {
+static LLVMValueRef cg_field_ptr(Codegen *cg, LLVMValueRef base, size_t off) {
   LLVMValueRef idx = LLVMConstInt(cg->i64, off, 0);
-  LLVMValueRef at = LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), base, &idx, 1, "");
-  return LLVMBuildLoad2(cg->b, ty, at, "");
+  return LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), base, &idx, 1, "");
+}
+
+static LLVMValueRef cg_field(Codegen *cg, LLVMValueRef base, size_t off, LLVMTypeRef ty) {
+  return LLVMBuildLoad2(cg->b, ty, cg_field_ptr(cg, base, off), "");
 }
 
 static LLVMValueRef cg_elem(Codegen *cg, LLVMTypeRef ty, LLVMValueRef base, LLVMValueRef i) {
@@ -1041,11 +1042,13 @@ static void sw_loops(Sweep *s, LLVMValueRef begin) {
   LLVMBuildStore(b, s->blk, ivar);
   sw_loop(s, ivar, bend, s->w, mid);
   LLVMPositionBuilderAtEnd(b, mid);
-  LLVMValueRef i = LLVMBuildLoad2(b, cg->i64, ivar, "");
-  LLVMBasicBlockRef call = sw_block(s, "calltail");
-  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, i, bend, ""), call, bdone);
-  LLVMPositionBuilderAtEnd(b, call);
-  sw_call_tail(s, i, bend);
+  if (s->tail) { /* a scalar sweep (w 1) has no remainder */
+    LLVMValueRef i = LLVMBuildLoad2(b, cg->i64, ivar, "");
+    LLVMBasicBlockRef call = sw_block(s, "calltail");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, i, bend, ""), call, bdone);
+    LLVMPositionBuilderAtEnd(b, call);
+    sw_call_tail(s, i, bend);
+  }
   LLVMBuildBr(b, bdone);
   LLVMPositionBuilderAtEnd(b, bdone);
   if (!s->has_red) {
@@ -1108,15 +1111,18 @@ static LLVMValueRef sw_tail(const Sweep *main) {
   return t.fn;
 }
 
-static void cg_sweep_stage(Codegen *cg, const IrStage *st) {
+/* A sweep function.  The init plan's (`scalar`) are one scalar loop
+ * compiled optnone: they run once per tensor, and a vector loop plus a
+ * tail function cost two functions' compile time. */
+static void cg_sweep_stage(Codegen *cg, const IrStage *st, bool scalar) {
   LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
   int nb = cg->prog->nbufs;
   Sweep s = {.cg = cg, .st = st, .ct = st->compute == OPTK_F64 ? cg->f64 : cg->f32};
-  s.w = sw_width(cg, st->compute);
+  s.w = scalar ? 1 : sw_width(cg, st->compute);
   s.scope = xcalloc((size_t)nb + 1, sizeof *s.scope);
   s.noalias = xcalloc((size_t)nb + 1, sizeof *s.noalias);
   sw_alias_metadata(&s, st->op.fn);
-  s.tail = sw_tail(&s);
+  s.tail = scalar ? NULL : sw_tail(&s);
   s.fn = cg_add_function(cg, "optk_sweep_%d", st->op.fn, LLVMFunctionType(cg->voidt, params, 3, 0));
   cg->sweep_fns[st->op.fn] = s.fn;
   if (s.w * (st->compute == OPTK_F64 ? 64 : 32) >= 512)
@@ -1331,19 +1337,68 @@ static void cg_declare_stage(Codegen *cg, const IrStage *st) {
   (sweep ? cg->sweep_fns : cg->scalar_fns)[st->op.fn] = fn;
 }
 
+/* A renamed twin (codegen.h, CgTwins): optk_sweep_N(ctx, begin, end)
+ * copies *ctx, puts its own buffers, slots and partials where its
+ * original's code reads them, and calls that code.  optnone: it runs
+ * once per chunk. */
+static void cg_renamed_twin(Codegen *cg, const IrStage *st) {
+  int f = st->op.fn, of = cg->twins->of[f];
+  const int *bmap = cg->twins->buf_map[f], *smap = cg->twins->slot_map[f];
+  LLVMBuilderRef b = cg->b;
+  LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
+  LLVMTypeRef fty = LLVMFunctionType(cg->voidt, params, 3, 0);
+  LLVMValueRef fn = cg_add_function(cg, "optk_sweep_%d", f, fty);
+  cg->sweep_fns[f] = fn;
+  cg_optnone(cg, fn);
+  LLVMValueRef ctx = LLVMGetParam(fn, 0);
+  LLVMTypeRef cty = LLVMArrayType2(LLVMInt8TypeInContext(cg->ctx), sizeof(OptkSweepCtx));
+  LLVMValueRef local = LLVMBuildAlloca(b, cty, "ctx");
+  LLVMSetAlignment(local, 8);
+  LLVMBuildMemCpy(b, local, 8, ctx, 8, LLVMConstInt(cg->i64, sizeof(OptkSweepCtx), 0));
+  if (bmap) {
+    int nb = cg->prog->nbufs;
+    LLVMValueRef from = cg_field(cg, ctx, offsetof(OptkSweepCtx, buf), cg->ptr);
+    LLVMValueRef bufs = LLVMBuildAlloca(b, LLVMArrayType2(cg->ptr, (unsigned)nb), "bufs");
+    for (int i = 0; i < nb; i++)
+      LLVMBuildStore(b, LLVMBuildLoad2(b, cg->ptr, cg_elem(cg, cg->ptr, from, cg_const_index(cg, bmap[i])), ""),
+                     cg_elem(cg, cg->ptr, bufs, cg_const_index(cg, i)));
+    LLVMBuildStore(b, bufs, cg_field_ptr(cg, local, offsetof(OptkSweepCtx, buf)));
+  }
+  if (smap) {
+    int ns = cg->prog->nslot;
+    LLVMValueRef from = cg_field(cg, ctx, offsetof(OptkSweepCtx, slot), cg->ptr);
+    LLVMValueRef slots = LLVMBuildAlloca(b, LLVMArrayType2(cg->f64, (unsigned)ns), "slots");
+    for (int i = 0; i < ns; i++)
+      LLVMBuildStore(b, LLVMBuildLoad2(b, cg->f64, cg_elem(cg, cg->f64, from, cg_const_index(cg, smap[i])), ""),
+                     cg_elem(cg, cg->f64, slots, cg_const_index(cg, i)));
+    LLVMBuildStore(b, slots, cg_field_ptr(cg, local, offsetof(OptkSweepCtx, slot)));
+  }
+  if (cg->twins->red_shift[f]) {
+    LLVMValueRef partial = cg_field(cg, ctx, offsetof(OptkSweepCtx, partial), cg->ptr);
+    partial = cg_elem(cg, cg->f64, partial, cg_const_index(cg, cg->twins->red_shift[f]));
+    LLVMBuildStore(b, partial, cg_field_ptr(cg, local, offsetof(OptkSweepCtx, partial)));
+  }
+  LLVMValueRef args[3] = {local, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2)};
+  LLVMBuildCall2(b, fty, cg->sweep_fns[of], args, 3, "");
+  LLVMBuildRetVoid(b);
+}
+
 static void cg_stages(Codegen *cg, const IrStage *stages, int n, bool init) {
   for (int i = 0; i < n; i++) {
     const IrStage *st = &stages[i];
     bool sweep = st->op.kind == OPTK_OP_SWEEP;
     if (!sweep && st->op.kind != OPTK_OP_SCALAR) continue;
-    if (sweep && !init && cg->twin[st->op.fn] != st->op.fn) continue; /* see cg_build_part */
+    bool twin = sweep && !init && cg->twins->of[st->op.fn] != st->op.fn;
+    if (twin && !cg_twin_renamed(cg->twins, st->op.fn)) continue; /* see cg_build_part */
     if (!cg_split_defines(cg->split, cg->part, sweep, st->op.fn)) {
       cg_declare_stage(cg, st);
+    } else if (twin) {
+      cg_renamed_twin(cg, st);
     } else if (!sweep) {
       cg_scalar_stage(cg, st);
       cg_optnone(cg, cg->scalar_fns[st->op.fn]);
     } else {
-      cg_sweep_stage(cg, st);
+      cg_sweep_stage(cg, st, init);
       if (init) cg_optnone(cg, cg->sweep_fns[st->op.fn]);
     }
   }
@@ -1356,7 +1411,7 @@ static void cg_stages(Codegen *cg, const IrStage *stages, int n, bool init) {
  * -O2 run the scalar clean-up that does matter (SROA, CSE, instcombine,
  * CFG simplification, LICM of the slot conversions, GVN, DCE); -O3 runs
  * LLVM's whole default<O3>. */
-static const char *cg_pipeline(int opt_level) {
+const char *cg_pipeline(int opt_level) {
   if (opt_level <= 0) return "default<O0>";
   if (opt_level >= 3) return "default<O3>";
   return "function(sroa,early-cse<memssa>,instcombine,simplifycfg,loop-mssa(licm),gvn,dce)";
@@ -1394,7 +1449,7 @@ LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int par
                             LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level,
                             char **err) {
   Codegen cg = {.ctx = ctx, .prog = prog, .split = split, .part = part};
-  int *own_twin = NULL;
+  CgTwins own_twins = {0};
   const char *name = prog->name ? prog->name : "optimizer";
   cg.mod = LLVMModuleCreateWithNameInContext(name, ctx);
   cg.b = LLVMCreateBuilderInContext(ctx);
@@ -1404,18 +1459,18 @@ LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int par
     cg.scalar_fns = xcalloc((size_t)cg.nscalar + 1, sizeof *cg.scalar_fns);
     cg.sweep_fns = xcalloc((size_t)cg.nsweep + 1, sizeof *cg.sweep_fns);
     /* The plan has them already; a whole-program module finds its own. */
-    own_twin = split ? NULL : cg_sweep_twins(prog, cg.nsweep);
-    cg.twin = split ? split->sweep_twin : own_twin;
+    if (!split) cg_sweep_twins(prog, cg.nsweep, &own_twins);
+    cg.twins = split ? &split->twins : &own_twins;
     cg_stages(&cg, prog->stages, prog->nstages, false);
     cg_stages(&cg, prog->init_stages, prog->ninit_stages, true);
-    for (int f = 0; f < cg.nsweep; f++) /* twins share one function */
-      cg.sweep_fns[f] = cg.sweep_fns[cg.twin[f]];
+    for (int f = 0; f < cg.nsweep; f++) /* twins on the same buffers share one function */
+      if (!cg_twin_renamed(cg.twins, f)) cg.sweep_fns[f] = cg.sweep_fns[cg.twins->of[f]];
     if (part == 0) cg_descriptor(&cg, prog->source_sha256);
     if (!cg.err.len) cg_verify_and_optimise(&cg, tm, opt_level);
   }
   free(cg.scalar_fns);
   free(cg.sweep_fns);
-  free(own_twin);
+  if (!split) cg_twins_free(&own_twins);
   LLVMDisposeBuilder(cg.b);
   LLVMDisposeTargetData(cg.td);
   if (!cg.err.len) return cg.mod;

@@ -44,22 +44,40 @@ enum {
   CG_SPLIT_MIN_COST = 60, /* least estimated work worth a part (codegen_split.c) */
 };
 
+/* Twins: step sweeps that compute the same thing (the same effects of
+ * the same computations, up to the order of instructions and of
+ * commutative operands), as the unrolled iterations of a `repeat` give,
+ * or as Shampoo's left and right factors do on their own buffers.
+ * twin.of[f] is the first sweep function whose code sweep f runs (f
+ * itself when none); only that one's code is emitted.  A twin on the same
+ * buffers, slots and reductions is listed by the descriptor under its
+ * original's function; a renamed twin (buf_map, slot_map or red_shift
+ * set) gets a small optnone function of its own that passes the
+ * original's code a context with its own buffers, slots and partials in
+ * the original's places (codegen.c, cg_renamed_twin).  Renaming keeps
+ * every buffer's dtype and its position against the domain (element i,
+ * row, column, element 0), so the original's code reads and writes the
+ * twin's buffers at the same places.  Init sweeps are never twins. */
+typedef struct CgTwins {
+  int nsweep;
+  int *of;        /* [nsweep] */
+  int **buf_map;  /* [nsweep]: NULL, or [nbufs]: the buffer the twin passes where `of` has b */
+  int **slot_map; /* [nsweep]: NULL, or [nslot] */
+  int *red_shift; /* [nsweep]: the twin's reduction ids are `of`'s plus this */
+} CgTwins;
+
+void cg_sweep_twins(const IrProgram *prog, int nsweep, CgTwins *t);
+void cg_twins_free(CgTwins *t);
+/* Whether sweep f is a renamed twin (emitted as a function of its own). */
+bool cg_twin_renamed(const CgTwins *t, int f);
+
 typedef struct CgSplit {
   int nparts;                  /* 1: one module holds everything */
   int nscalar, nsweep;
   unsigned char *scalar_part;  /* [nscalar]: the part defining SCALAR function i */
   unsigned char *sweep_part;   /* [nsweep] */
-  int *sweep_twin;             /* [nsweep]: cg_sweep_twins */
+  CgTwins twins;               /* cg_sweep_twins */
 } CgSplit;
-
-/* Twins: step sweeps that compute the same thing (the same effects of
- * the same computations on the same buffers, slots and reductions, up to
- * the order of instructions and of commutative operands), as the
- * unrolled iterations of a `repeat` give.  Returns twin[nsweep]: the
- * first sweep function each one is a twin of (itself when none); only
- * that one is emitted and the descriptor lists it for all of them.
- * Init sweeps are never twins.  Caller frees. */
-int *cg_sweep_twins(const IrProgram *prog, int nsweep);
 
 /* Assigns the functions of `prog` to at most max_parts parts, balancing
  * their estimated compile time at opt_level; fewer parts when there is
@@ -67,7 +85,7 @@ int *cg_sweep_twins(const IrProgram *prog, int nsweep);
 void cg_split_plan(const IrProgram *prog, int max_parts, int opt_level, CgSplit *s);
 void cg_split_free(CgSplit *s);
 /* Whether `part` defines SCALAR (sweep false) or SWEEP function fn; with
- * s NULL or one part, every function; a sweep that has a twin, none. */
+ * s NULL or one part, every function; a twin on the same buffers, none. */
 bool cg_split_defines(const CgSplit *s, int part, bool sweep, int fn);
 
 /* cg_build_module for one part of `split` (NULL: the whole program). */

@@ -7,7 +7,18 @@
  * (docs/abi.md).  They vectorise, where libm's expf/logf/powf would be one
  * call per lane.  f64 values keep libm for bit-exactness with the
  * interpreter.  No fast-math flags: every step rounds as written.
+ *
+ * Sweeps do not emit these sequences inline: they call the math library
+ * (codegen_math.h), whose functions are the sequences on <W x float> (the
+ * vector loop) and on float (the scalar tail, optnone), built here once
+ * per JIT engine or AOT module.  LLVM's back end spent most of a pow
+ * sweep's compile time on the inline polynomials, once per sweep.  Only
+ * the init plan's sweeps, compiled optnone, keep the vector sequences
+ * inline (cg_math_call says why).
  */
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Linker.h>
+#include <llvm-c/Transforms/PassBuilder.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,14 +118,12 @@ static bool cg_is_f32(Codegen *cg, LLVMValueRef v) {
   return ty == cg->f32;
 }
 
-LLVMValueRef cg_exp(Codegen *cg, LLVMValueRef x) {
-  if (!cg_is_f32(cg, x)) return cg_unary_intrinsic(cg, "llvm.exp", x);
+static LLVMValueRef cg_expf_inline(Codegen *cg, LLVMValueRef x) {
   LLVMValueRef d = LLVMBuildFPExt(cg->b, x, cg_f64_type_like(cg, x), "");
   return LLVMBuildFPTrunc(cg->b, cg_exp_f64(cg, d), LLVMTypeOf(x), "");
 }
 
-LLVMValueRef cg_log(Codegen *cg, LLVMValueRef x) {
-  if (!cg_is_f32(cg, x)) return cg_unary_intrinsic(cg, "llvm.log", x);
+static LLVMValueRef cg_logf_inline(Codegen *cg, LLVMValueRef x) {
   LLVMValueRef d = LLVMBuildFPExt(cg->b, x, cg_f64_type_like(cg, x), "");
   return LLVMBuildFPTrunc(cg->b, cg_log_f64(cg, d), LLVMTypeOf(x), "");
 }
@@ -149,14 +158,12 @@ static LLVMValueRef cg_log1p_f64(Codegen *cg, LLVMValueRef x) {
   return LLVMBuildSelect(b, tiny, small, big, "");
 }
 
-LLVMValueRef cg_tanh(Codegen *cg, LLVMValueRef x) {
-  if (!cg_is_f32(cg, x)) return cg_libm(cg, "tanh", x);
+static LLVMValueRef cg_tanhf_inline(Codegen *cg, LLVMValueRef x) {
   LLVMValueRef d = LLVMBuildFPExt(cg->b, x, cg_f64_type_like(cg, x), "");
   return LLVMBuildFPTrunc(cg->b, cg_tanh_f64(cg, d), LLVMTypeOf(x), "");
 }
 
-LLVMValueRef cg_log1p(Codegen *cg, LLVMValueRef x) {
-  if (!cg_is_f32(cg, x)) return cg_libm(cg, "log1p", x);
+static LLVMValueRef cg_log1pf_inline(Codegen *cg, LLVMValueRef x) {
   LLVMValueRef d = LLVMBuildFPExt(cg->b, x, cg_f64_type_like(cg, x), "");
   return LLVMBuildFPTrunc(cg->b, cg_log1p_f64(cg, d), LLVMTypeOf(x), "");
 }
@@ -178,6 +185,21 @@ static LLVMValueRef cg_pow_special(Codegen *cg, LLVMValueRef x, LLVMValueRef y) 
   m = LLVMBuildOr(b, m, LLVMBuildFCmp(b, LLVMRealUEQ, x, inf, ""), "");
   LLVMValueRef ay = cg_unary_intrinsic(cg, "llvm.fabs", y);
   return LLVMBuildOr(b, m, LLVMBuildFCmp(b, LLVMRealUEQ, ay, inf, ""), "");
+}
+
+static void cg_fn_attr(Codegen *cg, LLVMValueRef fn, const char *name) {
+  unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
+}
+
+/* Functions that pass 512-bit vectors say so, as the sweeps do: on
+ * targets that prefer 256-bit vectors (skylake-avx512) a function without
+ * the attribute would take a <16 x float> in two registers, its caller
+ * pass it in one. */
+static void cg_vector_width_attr(Codegen *cg, LLVMValueRef fn, LLVMTypeRef vt) {
+  if (LLVMGetTypeKind(vt) != LLVMVectorTypeKind || LLVMGetVectorSize(vt) * 32 < 512) return;
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                          LLVMCreateStringAttribute(cg->ctx, "min-legal-vector-width", 22, "512", 3));
 }
 
 /* for (l = 0; l < n; l++) x[l] = powf(x[l], y[l]); return x; on the
@@ -208,11 +230,11 @@ static void cg_powf_lanes_body(Codegen *cg, LLVMValueRef fn, LLVMTypeRef vt) {
   LLVMBuildRet(b, LLVMBuildLoad2(b, vt, xs, ""));
 }
 
-/* The module's `optk.powf.vN` (N = lanes, created on first use):
- * internal, never inlined, powf of each lane pair in a loop, compiled
- * without optimisation (only lanes with x <= 0 or infinities reach it).
- * One call per vector pow site instead of N inline libm calls, each with
- * vector spills around it (a tenth of FAdam's machine code). */
+/* The module's `optk.powf.vN` (N = lanes, created on first use; the math
+ * library's powf calls it): internal, never inlined, powf of each lane
+ * pair in a loop, compiled without optimisation (only lanes with x <= 0
+ * or infinities reach it).  One call instead of N inline libm calls, each
+ * with vector spills around it. */
 static LLVMValueRef cg_powf_lanes_fn(Codegen *cg, LLVMTypeRef vt, LLVMTypeRef *fty) {
   char name[32];
   snprintf(name, sizeof name, "optk.powf.v%u", LLVMGetVectorSize(vt));
@@ -223,10 +245,8 @@ static LLVMValueRef cg_powf_lanes_fn(Codegen *cg, LLVMTypeRef vt, LLVMTypeRef *f
   fn = LLVMAddFunction(cg->mod, name, *fty);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   const char *attrs[] = {"noinline", "nounwind", "optnone"};
-  for (int i = 0; i < 3; i++) {
-    unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
-  }
+  for (int i = 0; i < 3; i++) cg_fn_attr(cg, fn, attrs[i]);
+  cg_vector_width_attr(cg, fn, vt);
   LLVMBasicBlockRef back = LLVMGetInsertBlock(cg->b);
   cg_powf_lanes_body(cg, fn, vt);
   LLVMPositionBuilderAtEnd(cg->b, back);
@@ -245,8 +265,7 @@ static LLVMValueRef cg_powf_libm(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
 /* f32 pow: exp(y log x) in double where that is pow; special lanes (see
  * cg_pow_special) take libm's powf, on a branch taken only when a vector
  * holds one.  Every lane's result depends on its own inputs alone. */
-LLVMValueRef cg_pow(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
-  if (!cg_is_f32(cg, x)) return cg_binary_intrinsic(cg, "llvm.pow", x, y);
+static LLVMValueRef cg_powf_inline(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
   LLVMBuilderRef b = cg->b;
   LLVMTypeRef dt = cg_f64_type_like(cg, x);
   LLVMValueRef l = cg_log_f64(cg, LLVMBuildFPExt(b, x, dt, ""));
@@ -271,3 +290,234 @@ LLVMValueRef cg_pow(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
   return phi;
 }
 
+
+/* ---- the math library ---------------------------------------------------- */
+
+static const char *const CG_MATH_NAME[CG_MATH_COUNT] = {"expf", "logf", "powf", "tanhf", "log1pf"};
+static const char CG_MATH_PREFIX[] = "optk.math.";
+
+static int cg_math_arity(CgMathFn f) { return f == CG_MATH_POW ? 2 : 1; }
+
+static void cg_math_name(char *buf, size_t cap, CgMathFn f, unsigned lanes) {
+  snprintf(buf, cap, "%s%s.v%u", CG_MATH_PREFIX, CG_MATH_NAME[f], lanes);
+}
+
+static unsigned cg_lanes(LLVMTypeRef t) {
+  return LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetVectorSize(t) : 1;
+}
+
+/* Library function f on values of type vt (float or a vector of it),
+ * declared in cg->mod on first use: it touches no memory the caller
+ * sees, so calls may be moved, merged and dropped like the arithmetic
+ * they stand for. */
+static LLVMValueRef cg_math_fn(Codegen *cg, CgMathFn f, LLVMTypeRef vt) {
+  char name[48];
+  cg_math_name(name, sizeof name, f, cg_lanes(vt));
+  LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+  if (fn) return fn;
+  LLVMTypeRef params[2] = {vt, vt};
+  fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(vt, params, (unsigned)cg_math_arity(f), 0));
+  const char *attrs[] = {"nounwind", "willreturn", "memory"}; /* memory(none) */
+  for (int i = 0; i < 3; i++) cg_fn_attr(cg, fn, attrs[i]);
+  cg_vector_width_attr(cg, fn, vt);
+  return fn;
+}
+
+/* Whether the function being emitted is an init sweep, which codegen.c
+ * marks optnone once it is built. */
+static bool cg_emitting_init_sweep(Codegen *cg) {
+  LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(cg->b));
+  const IrProgram *p = cg->prog;
+  for (int i = 0; p && i < p->ninit_stages; i++)
+    if (p->init_stages[i].op.kind == OPTK_OP_SWEEP && cg->sweep_fns[p->init_stages[i].op.fn] == fn)
+      return true;
+  return false;
+}
+
+static LLVMValueRef cg_math_inline(Codegen *cg, CgMathFn f, LLVMValueRef x, LLVMValueRef y) {
+  switch (f) {
+  case CG_MATH_EXP: return cg_expf_inline(cg, x);
+  case CG_MATH_LOG: return cg_logf_inline(cg, x);
+  case CG_MATH_POW: return cg_powf_inline(cg, x, y);
+  case CG_MATH_TANH: return cg_tanhf_inline(cg, x);
+  default: return cg_log1pf_inline(cg, x);
+  }
+}
+
+/* f(x) or pow(x, y) in f32: a call of the library, except on vectors in
+ * an init sweep.  Optimisation changes one thing in these sequences, a
+ * signalling NaN argument of exp or log comes back unquieted (fptrunc of
+ * fpext folds away), so optnone code must run them unoptimised: scalars
+ * only occur in scalar tails, always optnone, and the scalar functions
+ * are optnone too; init sweeps keep the sequences inline, as before
+ * (they run once per tensor, their compile time does not matter). */
+static LLVMValueRef cg_math_call(Codegen *cg, CgMathFn f, LLVMValueRef x, LLVMValueRef y) {
+  if (cg_lanes(LLVMTypeOf(x)) > 1 && cg_emitting_init_sweep(cg))
+    return cg_math_inline(cg, f, x, y);
+  LLVMValueRef fn = cg_math_fn(cg, f, LLVMTypeOf(x));
+  LLVMValueRef args[2] = {x, y};
+  return LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)cg_math_arity(f), "");
+}
+
+LLVMValueRef cg_exp(Codegen *cg, LLVMValueRef x) {
+  if (!cg_is_f32(cg, x)) return cg_unary_intrinsic(cg, "llvm.exp", x);
+  return cg_math_call(cg, CG_MATH_EXP, x, NULL);
+}
+
+LLVMValueRef cg_log(Codegen *cg, LLVMValueRef x) {
+  if (!cg_is_f32(cg, x)) return cg_unary_intrinsic(cg, "llvm.log", x);
+  return cg_math_call(cg, CG_MATH_LOG, x, NULL);
+}
+
+LLVMValueRef cg_pow(Codegen *cg, LLVMValueRef x, LLVMValueRef y) {
+  if (!cg_is_f32(cg, x)) return cg_binary_intrinsic(cg, "llvm.pow", x, y);
+  return cg_math_call(cg, CG_MATH_POW, x, y);
+}
+
+LLVMValueRef cg_tanh(Codegen *cg, LLVMValueRef x) {
+  if (!cg_is_f32(cg, x)) return cg_libm(cg, "tanh", x);
+  return cg_math_call(cg, CG_MATH_TANH, x, NULL);
+}
+
+LLVMValueRef cg_log1p(Codegen *cg, LLVMValueRef x) {
+  if (!cg_is_f32(cg, x)) return cg_libm(cg, "log1p", x);
+  return cg_math_call(cg, CG_MATH_LOG1P, x, NULL);
+}
+
+static unsigned cg_math_bit(IrOp op) {
+  switch (op) {
+  case IR_EXP: case IR_SIGMOID: return 1u << CG_MATH_EXP;
+  case IR_LOG: return 1u << CG_MATH_LOG;
+  case IR_POW: return 1u << CG_MATH_POW;
+  case IR_TANH: return 1u << CG_MATH_TANH;
+  case IR_LOG1P: return 1u << CG_MATH_LOG1P;
+  default: return 0;
+  }
+}
+
+/* Only f32 sweeps compute in f32; each has a vector loop and a scalar
+ * tail, which call the W-lane and the scalar function. */
+static unsigned cg_math_used_by(const IrStage *stages, int n) {
+  unsigned fns = 0;
+  for (int i = 0; i < n; i++) {
+    if (stages[i].op.kind != OPTK_OP_SWEEP || stages[i].compute != OPTK_F32) continue;
+    for (int k = 0; k < stages[i].ninsts; k++) fns |= cg_math_bit(stages[i].insts[k].op);
+  }
+  return fns;
+}
+
+unsigned cg_math_used(const IrProgram *prog) {
+  return cg_math_used_by(prog->stages, prog->nstages) |
+         cg_math_used_by(prog->init_stages, prog->ninit_stages);
+}
+
+/* The lanes of f32 sweeps on tm (codegen.c, sw_width). */
+static unsigned cg_math_lanes(LLVMTargetMachineRef tm) {
+  int lanes = cg_vector_bits(tm) / 32;
+  return lanes < OPTK_LANES ? OPTK_LANES : (unsigned)lanes;
+}
+
+/* f's definition on vt (a vector or float): params in, the sequence,
+ * its result out.  Never inlined (in an AOT module the callers are
+ * optimised already); the scalar form, which the optnone scalar tails
+ * call, optnone as they are (see cg_math_call). */
+static void cg_math_define(Codegen *cg, CgMathFn f, LLVMTypeRef vt) {
+  LLVMValueRef fn = cg_math_fn(cg, f, vt);
+  cg_fn_attr(cg, fn, "noinline");
+  if (cg_lanes(vt) == 1) cg_fn_attr(cg, fn, "optnone");
+  LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+  LLVMValueRef y = cg_math_arity(f) == 2 ? LLVMGetParam(fn, 1) : NULL;
+  LLVMBuildRet(cg->b, cg_math_inline(cg, f, LLVMGetParam(fn, 0), y));
+}
+
+static void cg_math_types(Codegen *cg, LLVMContextRef ctx) {
+  cg->ctx = ctx;
+  cg->i1 = LLVMInt1TypeInContext(ctx);
+  cg->i32 = LLVMInt32TypeInContext(ctx);
+  cg->i64 = LLVMInt64TypeInContext(ctx);
+  cg->f32 = LLVMFloatTypeInContext(ctx);
+  cg->f64 = LLVMDoubleTypeInContext(ctx);
+  cg->ptr = LLVMPointerTypeInContext(ctx, 0);
+}
+
+static int cg_math_optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char **err) {
+  char *msg = NULL;
+  Str s = {0};
+  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+    str_printf(&s, "the math library does not verify: %s", msg ? msg : "");
+  } else {
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef e = LLVMRunPasses(mod, cg_pipeline(opt_level), tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    if (e) {
+      char *em = LLVMGetErrorMessage(e);
+      str_printf(&s, "LLVM passes failed on the math library: %s", em);
+      LLVMDisposeErrorMessage(em);
+    }
+  }
+  LLVMDisposeMessage(msg);
+  if (!s.len) return 0;
+  *err = str_take(&s);
+  return -1;
+}
+
+LLVMModuleRef cg_math_library(LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level,
+                              unsigned fns, char **err) {
+  Codegen cg = {0};
+  cg_math_types(&cg, ctx);
+  cg.mod = LLVMModuleCreateWithNameInContext("optk.math", ctx);
+  cg.b = LLVMCreateBuilderInContext(ctx);
+  char *triple = LLVMGetTargetMachineTriple(tm);
+  LLVMSetTarget(cg.mod, triple);
+  LLVMDisposeMessage(triple);
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(cg.mod, td);
+  LLVMDisposeTargetData(td);
+  LLVMTypeRef vt = LLVMVectorType(cg.f32, cg_math_lanes(tm));
+  for (int f = 0; f < CG_MATH_COUNT; f++) {
+    if (!(fns & (1u << f))) continue;
+    cg_math_define(&cg, (CgMathFn)f, vt);
+    cg_math_define(&cg, (CgMathFn)f, cg.f32);
+  }
+  LLVMDisposeBuilder(cg.b);
+  if (!cg_math_optimise(cg.mod, tm, opt_level, err)) return cg.mod;
+  LLVMDisposeModule(cg.mod);
+  return NULL;
+}
+
+/* The library function (of `lanes` lanes) a declaration names, or -1. */
+static int cg_math_declared(LLVMValueRef fn, unsigned lanes) {
+  size_t len;
+  const char *name = LLVMGetValueName2(fn, &len);
+  if (!LLVMIsDeclaration(fn) || strncmp(name, CG_MATH_PREFIX, sizeof CG_MATH_PREFIX - 1) != 0)
+    return -1;
+  for (int f = 0; f < CG_MATH_COUNT; f++) {
+    char want[48];
+    cg_math_name(want, sizeof want, (CgMathFn)f, lanes);
+    if (strcmp(name, want) == 0) return f;
+  }
+  return -1;
+}
+
+int cg_math_link(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char **err) {
+  unsigned lanes = cg_math_lanes(tm), fns = 0;
+  for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
+    int k = cg_math_declared(f, lanes);
+    if (k < 0) k = cg_math_declared(f, 1);
+    if (k >= 0) fns |= 1u << k;
+  }
+  if (!fns) return 0;
+  LLVMModuleRef lib = cg_math_library(LLVMGetModuleContext(mod), tm, opt_level, fns, err);
+  if (!lib) return -1;
+  if (LLVMLinkModules2(mod, lib)) { /* takes lib */
+    *err = xstrdup("cannot link the math library into the module");
+    return -1;
+  }
+  for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
+    size_t len;
+    const char *name = LLVMGetValueName2(f, &len);
+    if (!LLVMIsDeclaration(f) && strncmp(name, CG_MATH_PREFIX, sizeof CG_MATH_PREFIX - 1) == 0)
+      LLVMSetLinkage(f, LLVMInternalLinkage);
+  }
+  return 0;
+}

@@ -14,22 +14,26 @@
  * The plan balances an estimate of each function's compile time (longest
  * processing time first: the costliest function goes to the least loaded
  * part).  The weights were fitted to `make bench`'s JIT clock: an
- * optimised sweep costs a fixed amount plus its instructions, far more
- * for the f32 polynomials of exp/log/pow/tanh; a function compiled
- * optnone (scalar stages, init sweeps, everything at -O0) costs a tenth
- * as much.  Part 0 also holds the descriptor and is never empty.
+ * optimised sweep costs a fixed amount (about 1.5 ms here) plus its
+ * instructions, f64 exp/log/pow/tanh (a libm call per lane) more, their
+ * f32 forms little (a call of the engine's math library, codegen_math.h);
+ * a function compiled optnone (scalar stages, init sweeps, everything at
+ * -O0) costs a tenth as much.  Part 0 also holds the descriptor and is never empty.
  */
 #include <string.h>
 
-#include "codegen.h"
+#include "codegen_internal.h"
 
 /* ---- twins ------------------------------------------------------------------- */
 
 /* Values are interned by structure in one table shared by every sweep, so
- * that equal ids mean equal computations: (op, index, aux, imm, argument
- * ids), with the arguments of commutative operations in order of id. */
+ * that equal ids mean equal computations: (op, index, aux, imm, place,
+ * argument ids), with the arguments of commutative operations in order of
+ * id.  Two tables: one keyed by the buffers, slots and reductions
+ * themselves (twins), one by their order of first use in the sweep and,
+ * for buffers, dtype and place against the domain (renamed twins). */
 typedef struct TwinKey {
-  int op, index, aux;
+  int op, index, aux, place;
   double imm;
   int a[3];
 } TwinKey;
@@ -40,7 +44,7 @@ typedef struct TwinTab {
 } TwinTab;
 
 static bool twin_key_eq(const TwinKey *x, const TwinKey *y) {
-  return x->op == y->op && x->index == y->index && x->aux == y->aux &&
+  return x->op == y->op && x->index == y->index && x->aux == y->aux && x->place == y->place &&
          memcmp(&x->imm, &y->imm, sizeof x->imm) == 0 && x->a[0] == y->a[0] &&
          x->a[1] == y->a[1] && x->a[2] == y->a[2];
 }
@@ -63,14 +67,34 @@ static void twin_order(int *x, int *y) {
   }
 }
 
-/* A sweep's signature: its compute type and domain, then each effect
- * (STORE, REDUCE) in order as the interned key of the effect itself. */
-static int *twin_signature(TwinTab *t, const IrStage *st, int *len) {
+/* A sweep's signature (its compute type, then each effect, STORE or
+ * REDUCE, in order as the interned key of the effect), and for the
+ * renamed form the buffers, slots and reductions in order of first use. */
+typedef struct TwinSig {
+  int *sig, len;
+  int *bufs, nbufs; /* renamed form only */
+  int *slots, nslots;
+  int first_red;    /* the first reduction id, or -1 */
+} TwinSig;
+
+/* The position of x in list[0..*n), appended when new. */
+static int twin_local(int *list, int *n, int x) {
+  for (int i = 0; i < *n; i++)
+    if (list[i] == x) return i;
+  list[*n] = x;
+  return (*n)++;
+}
+
+static void twin_signature(TwinTab *t, const IrProgram *prog, const IrStage *st, bool renamed,
+                           TwinSig *out) {
   int *ids = xcalloc((size_t)st->ninsts + 1, sizeof *ids);
-  int *sig = xcalloc((size_t)st->ninsts + 3, sizeof *sig);
-  int n = 0;
-  sig[n++] = (int)st->compute;
-  sig[n++] = st->op.a;
+  *out = (TwinSig){.sig = xcalloc((size_t)st->ninsts + 3, sizeof *out->sig), .first_red = -1};
+  if (renamed) {
+    out->bufs = xcalloc((size_t)st->ninsts + 1, sizeof *out->bufs);
+    out->slots = xcalloc((size_t)st->ninsts + 1, sizeof *out->slots);
+  }
+  out->sig[out->len++] = (int)st->compute;
+  if (!renamed) out->sig[out->len++] = st->op.a; /* the domain */
   for (int k = 0; k < st->ninsts; k++) {
     const IrInst *in = &st->insts[k];
     TwinKey key = {.op = in->op, .index = in->index, .aux = in->aux, .imm = in->imm,
@@ -81,37 +105,94 @@ static int *twin_signature(TwinTab *t, const IrStage *st, int *len) {
     case IR_ADD: case IR_MUL: case IR_EQ: case IR_NE: case IR_AND: case IR_OR: case IR_FMA:
       twin_order(&key.a[0], &key.a[1]); /* FMA: a * b + c */
       break;
+    case IR_LOAD: case IR_STORE:
+      if (renamed) {
+        key.index = twin_local(out->bufs, &out->nbufs, in->index);
+        key.place = 1 + (int)prog->bufs[in->index].dtype * 8 + (int)cg_buffer_pos(prog, st->op.a, in->index);
+      }
+      break;
+    case IR_SLOT:
+      if (renamed) key.index = twin_local(out->slots, &out->nslots, in->index);
+      break;
+    case IR_REDUCE:
+      if (out->first_red < 0) out->first_red = in->index;
+      if (renamed) key.index = in->index - out->first_red;
+      break;
     default: break;
     }
     ids[k] = twin_intern(t, &key);
-    if (in->op == IR_STORE || in->op == IR_REDUCE) sig[n++] = ids[k];
+    if (in->op == IR_STORE || in->op == IR_REDUCE) out->sig[out->len++] = ids[k];
   }
   free(ids);
-  *len = n;
-  return sig;
 }
 
-int *cg_sweep_twins(const IrProgram *prog, int nsweep) {
-  int *twin = xcalloc((size_t)nsweep + 1, sizeof *twin);
-  int **sigs = xcalloc((size_t)nsweep + 1, sizeof *sigs);
-  int *lens = xcalloc((size_t)nsweep + 1, sizeof *lens);
-  for (int f = 0; f < nsweep; f++) twin[f] = f;
-  TwinTab t = {0};
+static void twin_sig_free(TwinSig *s) {
+  free(s->sig), free(s->bufs), free(s->slots);
+}
+
+static bool twin_sig_eq(const TwinSig *x, const TwinSig *y) {
+  return x->sig && y->sig && x->len == y->len &&
+         memcmp(x->sig, y->sig, (size_t)x->len * sizeof *x->sig) == 0;
+}
+
+/* map[i] = i, then map[from[k]] = to[k]; NULL when that is the identity. */
+static int *twin_map(int n, const int *from, const int *to, int count) {
+  bool same = true;
+  for (int k = 0; k < count; k++) same = same && from[k] == to[k];
+  if (same) return NULL;
+  int *map = xcalloc((size_t)n + 1, sizeof *map);
+  for (int i = 0; i < n; i++) map[i] = i;
+  for (int k = 0; k < count; k++) map[from[k]] = to[k];
+  return map;
+}
+
+void cg_sweep_twins(const IrProgram *prog, int nsweep, CgTwins *tw) {
+  size_t n = (size_t)nsweep + 1;
+  *tw = (CgTwins){.nsweep = nsweep, .of = xcalloc(n, sizeof *tw->of),
+                  .buf_map = xcalloc(n, sizeof *tw->buf_map),
+                  .slot_map = xcalloc(n, sizeof *tw->slot_map),
+                  .red_shift = xcalloc(n, sizeof *tw->red_shift)};
+  TwinSig *exact = xcalloc(n, sizeof *exact), *ren = xcalloc(n, sizeof *ren);
+  for (int f = 0; f < nsweep; f++) tw->of[f] = f;
+  TwinTab te = {0}, tr = {0};
   for (int i = 0; i < prog->nstages; i++) {
     const IrStage *st = &prog->stages[i];
     int f = st->op.fn;
-    if (st->op.kind != OPTK_OP_SWEEP || f < 0 || f >= nsweep) continue;
-    sigs[f] = twin_signature(&t, st, &lens[f]);
-    for (int g = 0; g < f && twin[f] == f; g++)
-      if (sigs[g] && twin[g] == g && lens[g] == lens[f] &&
-          memcmp(sigs[g], sigs[f], (size_t)lens[f] * sizeof *sigs[f]) == 0)
-        twin[f] = g;
+    if (st->op.kind != OPTK_OP_SWEEP || f < 0 || f >= nsweep || exact[f].sig) continue;
+    twin_signature(&te, prog, st, false, &exact[f]);
+    twin_signature(&tr, prog, st, true, &ren[f]);
+    int g = 0; /* a twin on the same buffers costs nothing: look for one first */
+    while (g < f && !(tw->of[g] == g && twin_sig_eq(&exact[g], &exact[f]))) g++;
+    if (g < f) {
+      tw->of[f] = g;
+      continue;
+    }
+    for (g = 0; g < f && !(tw->of[g] == g && twin_sig_eq(&ren[g], &ren[f])); g++) {}
+    if (g == f) continue;
+    tw->of[f] = g;
+    tw->buf_map[f] = twin_map(prog->nbufs, ren[g].bufs, ren[f].bufs, ren[f].nbufs);
+    tw->slot_map[f] = twin_map(prog->nslot, ren[g].slots, ren[f].slots, ren[f].nslots);
+    tw->red_shift[f] = ren[f].first_red < 0 ? 0 : ren[f].first_red - ren[g].first_red;
   }
-  for (int f = 0; f < nsweep; f++) free(sigs[f]);
-  free(sigs);
-  free(lens);
-  free(t.keys);
-  return twin;
+  for (int f = 0; f < nsweep; f++) twin_sig_free(&exact[f]), twin_sig_free(&ren[f]);
+  free(exact);
+  free(ren);
+  free(te.keys);
+  free(tr.keys);
+}
+
+bool cg_twin_renamed(const CgTwins *t, int f) {
+  return f >= 0 && f < t->nsweep && t->of[f] != f &&
+         (t->buf_map[f] || t->slot_map[f] || t->red_shift[f]);
+}
+
+void cg_twins_free(CgTwins *t) {
+  for (int f = 0; f < t->nsweep; f++) free(t->buf_map[f]), free(t->slot_map[f]);
+  free(t->of);
+  free(t->buf_map);
+  free(t->slot_map);
+  free(t->red_shift);
+  *t = (CgTwins){0};
 }
 
 /* ---- parts ------------------------------------------------------------------- */
@@ -120,9 +201,9 @@ int *cg_sweep_twins(const IrProgram *prog, int nsweep) {
 static int split_inst_cost(const IrInst *in, OptkDType compute) {
   bool f32 = compute == OPTK_F32;
   switch (in->op) {
-  case IR_POW: return f32 ? 120 : 30;
+  case IR_POW: return f32 ? 5 : 30; /* f32: a call of the math library */
   case IR_EXP: case IR_LOG: case IR_TANH: case IR_LOG1P: case IR_SIGMOID:
-    return f32 ? 60 : 20;
+    return f32 ? 5 : 20;
   case IR_RNG: case IR_REDUCE: return 10;
   default: return 2;
   }
@@ -156,7 +237,9 @@ static void split_count(const IrStage *stages, int n, CgSplit *s) {
   }
 }
 
-/* The functions a module must emit, with their costs (twins emit none). */
+/* The functions the plan places, with their costs: not twins (on the
+ * same buffers they emit nothing, renamed ones a small optnone function
+ * that goes with the code it calls: cg_split_plan). */
 static int split_collect(const IrStage *stages, int n, bool init, int opt_level, SplitFn *out,
                          int nout, const CgSplit *s) {
   for (int i = 0; i < n; i++) {
@@ -164,7 +247,7 @@ static int split_collect(const IrStage *stages, int n, bool init, int opt_level,
     bool sweep = st->op.kind == OPTK_OP_SWEEP;
     if (!sweep && st->op.kind != OPTK_OP_SCALAR) continue;
     int fn = st->op.fn;
-    if (fn < 0 || (sweep && s->sweep_twin[fn] != fn)) continue;
+    if (fn < 0 || (sweep && !init && s->twins.of[fn] != fn)) continue;
     out[nout++] = (SplitFn){sweep, fn, split_stage_cost(st, sweep && !init && opt_level > 0)};
   }
   return nout;
@@ -174,7 +257,7 @@ void cg_split_plan(const IrProgram *prog, int max_parts, int opt_level, CgSplit 
   *s = (CgSplit){.nparts = 1};
   split_count(prog->stages, prog->nstages, s);
   split_count(prog->init_stages, prog->ninit_stages, s);
-  s->sweep_twin = cg_sweep_twins(prog, s->nsweep);
+  cg_sweep_twins(prog, s->nsweep, &s->twins);
   int nfns = prog->nstages + prog->ninit_stages;
   SplitFn *fns = xcalloc((size_t)nfns + 1, sizeof *fns);
   nfns = split_collect(prog->stages, prog->nstages, false, opt_level, fns, 0, s);
@@ -204,18 +287,23 @@ void cg_split_plan(const IrProgram *prog, int max_parts, int opt_level, CgSplit 
     for (int i = 0; i < s->nsweep; i++) s->sweep_part[i] = (unsigned char)map[s->sweep_part[i]];
     s->nparts = used;
   }
+  /* A renamed twin's function calls its original's: same part, so that
+   * the call never crosses objects. */
+  for (int f = 0; f < s->nsweep; f++)
+    if (cg_twin_renamed(&s->twins, f)) s->sweep_part[f] = s->sweep_part[s->twins.of[f]];
   free(fns);
 }
 
 void cg_split_free(CgSplit *s) {
   free(s->scalar_part);
   free(s->sweep_part);
-  free(s->sweep_twin);
+  cg_twins_free(&s->twins);
   *s = (CgSplit){.nparts = 1};
 }
 
 bool cg_split_defines(const CgSplit *s, int part, bool sweep, int fn) {
-  if (sweep && s && fn < s->nsweep && s->sweep_twin[fn] != fn) return false;
+  if (sweep && s && fn < s->nsweep && s->twins.of[fn] != fn && !cg_twin_renamed(&s->twins, fn))
+    return false;
   if (!s || s->nparts <= 1) return true;
   if (sweep) return fn < s->nsweep && s->sweep_part[fn] == part;
   return fn < s->nscalar && s->scalar_part[fn] == part;

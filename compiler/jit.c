@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "codegen.h"
+#include "codegen_math.h"
 
 typedef struct JitEngine {
   LLVMOrcLLJITRef jit;
@@ -53,6 +54,7 @@ typedef struct JitEngine {
   bool busy;               /* a compile holds it */
   int users;               /* live JitModules */
   unsigned long serial;    /* names the next descriptor */
+  unsigned math;           /* math library functions in the main JITDylib (cg_math_used bits) */
   struct JitEngine *next;
 } JitEngine;
 
@@ -205,7 +207,8 @@ static bool jit_is_stage_fn(const char *name) {
  * - several: the descriptor's functions are named `<name>.<serial>` in
  *   every part, defined in the part the plan gives them (external there
  *   unless it is part 0, which refers to them) and declared in part 0;
- *   helpers (scalar tails, pow's slow path) stay internal to their part;
+ *   helpers (scalar tails) stay internal to their part; the math
+ *   library's functions are declarations and keep their names;
  * - the descriptor (part 0) is `optk_descriptor.<serial>`, written into
  *   name.  Serials make every compile's names unique in the engine. */
 static void jit_localise(LLVMModuleRef mod, int part, int nparts, unsigned long serial,
@@ -278,10 +281,36 @@ static void jit_run_parts(JitPart *parts, int n) {
   }
 }
 
+/* Compiles the math library functions of `fns` that e lacks with e's
+ * first target machine and adds them to e's main JITDylib for good. */
+static int jit_add_math(JitEngine *e, unsigned fns, char **err) {
+  fns &= ~e->math;
+  if (!fns) return 0;
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef mod = cg_math_library(ctx, e->tms[0], e->opt_level, fns, err);
+  LLVMMemoryBufferRef obj = NULL;
+  char *msg = NULL;
+  if (mod && LLVMTargetMachineEmitToMemoryBuffer(e->tms[0], mod, LLVMObjectFile, &msg, &obj)) {
+    Str s = {0};
+    str_printf(&s, "cannot compile the math library: %s", msg ? msg : "unknown LLVM error");
+    *err = str_take(&s);
+    obj = NULL;
+  }
+  LLVMDisposeMessage(msg);
+  if (mod) LLVMDisposeModule(mod);
+  LLVMContextDispose(ctx);
+  if (!obj) return -1;
+  LLVMErrorRef er = LLVMOrcLLJITAddObjectFile(e->jit, LLVMOrcLLJITGetMainJITDylib(e->jit), obj);
+  if (er) return jit_error(er, "cannot add the math library to the JIT", err);
+  e->math |= fns;
+  return 0;
+}
+
 /* Compiles prog's parts into objects and adds them to the engine under a
  * new resource tracker (*rt); the descriptor's name goes to `name`. */
 static int jit_add_program(JitEngine *e, const IrProgram *prog, int threads,
                            LLVMOrcResourceTrackerRef *rt, char *name, size_t cap, char **err) {
+  if (jit_add_math(e, cg_math_used(prog), err)) return -1;
   CgSplit split;
   cg_split_plan(prog, threads, e->opt_level, &split);
   CgTarget t = {.cpu = e->cpu, .features = e->features, .opt_level = e->opt_level};

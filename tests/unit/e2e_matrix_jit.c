@@ -162,6 +162,27 @@ static void test_newton_schulz(void **state) {
                      "    X = 3.4445 * X + B @ X\n  }\n  p = p - 0.02 * X\n}\n");
 }
 
+/* GEMM's alpha: scalar factors of both operands (f32 scratch, sgemm)
+ * and of a product into an f64 state (the mixed-precision dgemm). */
+static void test_gemm_alpha(void **state) {
+  (void)state;
+  run_rule("alpha.opt", "optimizer al\nhyper c = 0.5\nstate L : matrix(rows, rows) f64 = 0\n"
+                        "update {\n  A = (c * g.T) @ (3 * g)\n  L = 0.9 * L + 0.1 * g @ g.T\n"
+                        "  p = p - 0.01 * (g @ A) - 1e-3 * (L @ g)\n}\n");
+}
+
+/* Renamed twins (codegen.h, CgTwins): v's sweep is m's on other buffers,
+ * another slot and the next reduction, and runs m's code through a
+ * context that puts v, x and red1 in m, a and red0's places.  Shampoo's
+ * L and R sweeps (test_shampoo_like) and the factored R and C sweeps
+ * (test_factored) are renamed twins on buffers alone. */
+static void test_renamed_twins(void **state) {
+  (void)state;
+  run_rule("renamed.opt", "optimizer rt\nhyper a = 0.5\nstate m = 0\nstate v = 0\nupdate {\n"
+                          "  m = a * m + g\n  x = norm(m)\n  v = x * v + g\n  y = norm(v)\n"
+                          "  p = p - 1e-2 * (m / (x + 1) + v / (y + 1))\n}\n");
+}
+
 /* Matrix states (f64 and f32, rows x rows and cols x cols) go through a
  * checkpoint: 2 steps, save, 2 steps; a fresh optimizer loading the file
  * and taking the same 2 steps ends bit for bit the same. */
@@ -199,6 +220,8 @@ int main(void) {
       cmocka_unit_test(test_shampoo_like),
       cmocka_unit_test(test_factored),
       cmocka_unit_test(test_newton_schulz),
+      cmocka_unit_test(test_renamed_twins),
+      cmocka_unit_test(test_gemm_alpha),
       cmocka_unit_test(test_checkpoint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
