@@ -13,9 +13,10 @@ static int mat_err(char **err, const char *msg) {
   return -1;
 }
 
-/* c = alpha a' b', each product summed in double, then scaled. */
+/* c = alpha a' b' + beta c, each product summed in double, then scaled
+ * (beta 0: c's old values are not read). */
 static void gemm(const InterpMat *a, const InterpMat *b, InterpMat *c, bool ta, bool tb,
-                 double alpha) {
+                 double alpha, bool accum, double beta) {
   int64_t m = c->r, n = c->c, k = ta ? a->r : a->c;
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) {
@@ -25,7 +26,7 @@ static void gemm(const InterpMat *a, const InterpMat *b, InterpMat *c, bool ta, 
         double y = tb ? b->v[j * b->c + q] : b->v[q * b->c + j];
         s += x * y;
       }
-      c->v[i * n + j] = alpha * s;
+      c->v[i * n + j] = accum ? alpha * s + beta * c->v[i * n + j] : alpha * s;
     }
 }
 
@@ -208,7 +209,8 @@ int interp_mat_run(const OptkOp *op, const InterpMat *a, const InterpMat *b,
   switch (op->fn) {
   case OPTK_MAT_GEMM:
     gemm(a, b, c, op->flags & OPTK_MATOP_TRANS_A, op->flags & OPTK_MATOP_TRANS_B,
-         op->d >= 0 ? slot[op->d] : 1.0);
+         op->d >= 0 ? slot[op->d] : 1.0, (op->flags & OPTK_MATOP_ACCUMULATE) != 0,
+         (op->flags & OPTK_MATOP_ACCUMULATE) ? slot[op->d + 1] : 0.0);
     return 0;
   case OPTK_MAT_INV_ROOT: return inv_root(a, c, slot[op->d], slot[op->d + 1], err);
   case OPTK_MAT_SOLVE: return solve(a, b, c, err);

@@ -217,8 +217,12 @@ static void print_operands(Str *out, const IrFInst *in, const IrProgram *t) {
   case FN_MATOP:
     str_printf(out, " %s %%%d", in->index >= 0 && in->index <= OPTK_MAT_COPY ? MATOPS[in->index] : "?",
                in->args[0]);
-    for (int k = 0; k < 3; k++)
-      if (in->xargs[k] >= 0) str_printf(out, ", %%%d", in->xargs[k]);
+    for (int k = 0; k < 3; k++) {
+      static const char *const GEMM_ARGS[] = {", %%%d", " alpha %%%d", " beta %%%d"};
+      bool gemm = in->index == OPTK_MAT_GEMM;
+      if (in->xargs[k] >= 0) str_printf(out, gemm ? GEMM_ARGS[k] : ", %%%d", in->xargs[k]);
+    }
+    if (in->xargs[3] >= 0) str_printf(out, " plus %%%d", in->xargs[3]);
     if (in->aux & OPTK_MATOP_TRANS_A) str_puts(out, " trans_a");
     if (in->aux & OPTK_MATOP_TRANS_B) str_puts(out, " trans_b");
     return;

@@ -329,12 +329,79 @@ static int transpose_of(Lower *L, int v, Span at) {
   return matop(L, OPTK_MAT_TRANSPOSE, v, -1, 0, d[1], d[0], at);
 }
 
+static bool has_dim_n(const Lower *L, int v) {
+  int d[2];
+  dims_of(L, v, d);
+  return d[0] == OPTK_DIM_N || d[1] == OPTK_DIM_N;
+}
+
+/* The GEMM behind v = G or s * G (a GEMM not accumulating yet, with no
+ * n x n operand, where vectors like p would be n x 1 columns, lowered at
+ * or after `fresh`: part of this expression, not a local's value that
+ * other code may read, whose product would be computed twice): its
+ * index, with *s the factor or -1; -1 when v is neither. */
+static int gemm_behind(const Lower *L, int v, int fresh, int *s) {
+  *s = -1;
+  int g = scaled_operand(L, v, s);
+  const IrFInst *in = &L->f->data[g];
+  if (g >= fresh && in->op == FN_MATOP && in->index == OPTK_MAT_GEMM && in->xargs[3] < 0 &&
+      !has_dim_n(L, g) && !has_dim_n(L, in->args[0]) && !has_dim_n(L, in->xargs[0]))
+    return g;
+  *s = -1;
+  return -1;
+}
+
+/* x * y, either of them -1 for 1; const 1 when both are. */
+static int scalar_product(Lower *L, int x, int y, Span at) {
+  if (x >= 0 && y >= 0) return irf_op2(L->f, IR_MUL, x, y, at);
+  return x >= 0 ? x : y >= 0 ? y : irf_const(L->f, 1, at);
+}
+
+/* `t * M + s * (A @ B)`, either side first, `-` too (t, s optional scalar
+ * factors, M of the product's dims): one GEMM that adds its product to M,
+ * c = alpha A B + beta M with alpha = +-s, beta = +-t (xargs[1..3]); the
+ * scheduler copies M into the output first.  Muon's `3.4445 * X + B @ X`
+ * and Shampoo's `L + g @ g.T` then need no sweep.  The product must be
+ * part of this expression (fresh[k]: the first instruction lowered for
+ * side k, x or y: gemm_behind).  -1 when x op y is not of that form. */
+static int gemm_sum(Lower *L, IrOp op, int x, int y, const int fresh[2], Span at) {
+  if (op != IR_ADD && op != IR_SUB) return -1;
+  for (int side = 0; side < 2; side++) {
+    int s, g = gemm_behind(L, side ? x : y, fresh[!side], &s);
+    if (g < 0) continue;
+    int t = -1, m = scaled_operand(L, side ? y : x, &t);
+    int dg[2], dm[2];
+    if (irf_is_scalar(&L->f->data[m])) continue;
+    dims_of(L, g, dg);
+    dims_of(L, m, dm);
+    if (dg[0] != dm[0] || dg[1] != dm[1] || dg[0] == IR_DIM_ANY || dg[1] == IR_DIM_ANY) continue;
+    m = materialize(L, m, at);
+    const IrFInst gi = L->f->data[g];
+    int alpha = scalar_product(L, s, gi.xargs[1], at);
+    int beta = t >= 0 ? t : irf_const(L->f, 1, at);
+    if (op == IR_SUB) { /* x - y: the right side changes sign */
+      if (side) beta = irf_op1(L->f, IR_NEG, beta, at);
+      else alpha = irf_op1(L->f, IR_NEG, alpha, at);
+    }
+    int v = matop(L, OPTK_MAT_GEMM, gi.args[0], gi.xargs[0], (uint32_t)gi.aux, gi.mdim[0],
+                  gi.mdim[1], at);
+    L->f->data[v].xargs[1] = alpha;
+    L->f->data[v].xargs[2] = beta;
+    L->f->data[v].xargs[3] = m;
+    return v;
+  }
+  return -1;
+}
+
 static int lower_binary(Lower *L, const AstNode *e) {
   IrOp op = binary_op(e->binary.op);
   if (op == IR_OP_COUNT) return lower_matmul(L, e);
+  int fresh[2] = {L->f->len, 0}; /* the first instruction of each side */
   int a = lower_expr(L, e->binary.lhs);
+  fresh[1] = L->f->len;
   int b = lower_expr(L, e->binary.rhs);
-  return irf_op2(L->f, op, a, b, e->span);
+  int sum = gemm_sum(L, op, a, b, fresh, e->span);
+  return sum >= 0 ? sum : irf_op2(L->f, op, a, b, e->span);
 }
 
 static int lower_unary(Lower *L, const AstNode *e) {

@@ -60,6 +60,7 @@ typedef struct Sched {
   int nls;
   int *host_in;        /* host op: input buffer; matop: first operand */
   int *host_in2;       /* matop: second operand buffer, or -1 */
+  int *mat_add;        /* GEMM: the buffer of the matrix it adds to (xargs[3]), or -1 */
   int *host_out;       /* hvp, gnb: output buffer */
   int *mat_buf;        /* matop, msweep, hessian: output buffer; mreduce:
                           its domain; -1 elsewhere */
@@ -91,8 +92,10 @@ static int arg_ep(Sched *S, const IrFInst *in) {
   int e = 0;
   for (int k = 0; k < 3; k++)
     if (in->args[k] >= 0) e = max2(e, S->ep[in->args[k]]);
-  for (int k = 0; k < 4; k++) /* scalars, from the SCALAR stage before */
-    if (in->xargs[k] >= 0) e = max2(e, S->ep[in->xargs[k]] - (k || in->op != FN_MATOP));
+  for (int k = 0; k < 4; k++) { /* scalars, from the SCALAR stage before */
+    bool operand = in->op == FN_MATOP && (k == 0 || k == 3); /* a matrix, not a scalar */
+    if (in->xargs[k] >= 0) e = max2(e, S->ep[in->xargs[k]] - !operand);
+  }
   return e;
 }
 
@@ -305,6 +308,8 @@ static bool plan_ok(Sched *S, Roots *r) {
       continue;
     if (!input_intact(S, i, S->host_in[i], in->args[0])) return false;
     if (in->op == FN_MATOP && !input_intact(S, i, S->host_in2[i], in->xargs[0])) return false;
+    if (in->op == FN_MATOP && in->xargs[3] >= 0 && !input_intact(S, i, S->mat_add[i], in->xargs[3]))
+      return false;
   }
   return true;
 }
@@ -417,6 +422,7 @@ static void plan_mat_io(Sched *S, int i) {
   if (in->op == FN_MATOP) {
     S->host_in[i] = matop_input(S, i, in->args[0]);
     S->host_in2[i] = matop_input(S, i, in->xargs[0]);
+    S->mat_add[i] = matop_input(S, i, in->xargs[3]);
     out = in->out > 1         ? in->out
           : irf_is_elem(in) ? new_scratch(S)
                             : new_mat_scratch(S, in->mdim[0], in->mdim[1]);
@@ -987,7 +993,8 @@ static void emit_linesearch(Sched *S, int i, int ctx) {
 }
 
 /* A matrix op; INV_ROOT's k and eps go to two consecutive slots, GEMM's
- * alpha to one. */
+ * alpha to one, or alpha and beta to two when it adds its product to a
+ * matrix (xargs[3]), which is first copied into the output. */
 static void emit_matop(Sched *S, int i, int ctx) {
   const IrFInst *in = &S->f->data[i];
   int slot = -1;
@@ -1003,8 +1010,14 @@ static void emit_matop(Sched *S, int i, int ctx) {
     emit_scalar_stage(S, &pend, ctx);
     VEC_FREE(&pend);
   }
+  uint32_t flags = (uint32_t)in->aux;
+  if (in->xargs[3] >= 0) {
+    flags |= OPTK_MATOP_ACCUMULATE;
+    if (S->mat_add[i] != S->mat_buf[i])
+      add_op(S, ir_op_matop(OPTK_MAT_COPY, S->mat_add[i], -1, S->mat_buf[i], -1, 0));
+  }
   add_op(S, ir_op_matop((OptkMatOp)in->index, S->host_in[i], S->host_in2[i], S->mat_buf[i], slot,
-                        (uint32_t)in->aux));
+                        flags));
 }
 
 /* Code of a sweep over a matrix domain for the elementwise tree of v:
@@ -1045,6 +1058,13 @@ static void domain_code(Sched *S, Code *c, int v, int ctx, Pending *pend) {
  * domain, combined over that domain's blocks). */
 static void emit_domain_sweep(Sched *S, int i, int ctx) {
   const IrFInst *in = &S->f->data[i];
+  int from = in->op == FN_MSWEEP ? buffer_of(S, in->args[0]) : -1;
+  if (from >= 0 && from != S->mat_buf[i] && S->prog->bufs[from].dtype != OPTK_BF16 &&
+      S->prog->bufs[S->mat_buf[i]].dtype != OPTK_BF16) {
+    /* the value is a buffer's (a matrix op's output): a copy, no sweep to compile */
+    add_op(S, ir_op_matop(OPTK_MAT_COPY, from, -1, S->mat_buf[i], -1, 0));
+    return;
+  }
   Code c = {0};
   Pending pend = {0};
   c.map = xmalloc(sizeof(int) * (size_t)S->f->len);
@@ -1180,6 +1200,8 @@ static void sched_init(Sched *S, IrProgram *prog, const IrFunc *f, DiagSink *dia
   S->host_in = xcalloc(n, sizeof(int));
   S->host_out = xcalloc(n, sizeof(int));
   S->host_in2 = xmalloc(n * sizeof(int));
+  S->mat_add = xmalloc(n * sizeof(int));
+  memset(S->mat_add, -1, n * sizeof(int));
   S->mat_buf = xmalloc(n * sizeof(int));
   memset(S->host_in2, -1, n * sizeof(int));
   memset(S->mat_buf, -1, n * sizeof(int));
@@ -1203,7 +1225,7 @@ static void sched_init(Sched *S, IrProgram *prog, const IrFunc *f, DiagSink *dia
 static void sched_free(Sched *S) {
   free(S->ep), free(S->lvl), free(S->ctx), free(S->ctx_parent), free(S->ls_level), free(S->ls_inst);
   free(S->host_in), free(S->host_out), free(S->red_id), free(S->slot_of);
-  free(S->host_in2), free(S->mat_buf);
+  free(S->host_in2), free(S->mat_add), free(S->mat_buf);
   free(S->slot_ctx), free(S->ok), free(S->phase_ctx);
   VEC_FREE(&S->stores);
   VEC_FREE(&S->writes);

@@ -57,7 +57,7 @@ static void op_bufs(OptkOp *o, int op, BufFn fn, void *user) {
   case OPTK_OP_MATOP:
     if (o->a >= 0) fn(user, op, &o->a, ACC_READ);
     if (o->b >= 0) fn(user, op, &o->b, ACC_READ);
-    fn(user, op, &o->c, ACC_WRITE);
+    fn(user, op, &o->c, (o->flags & OPTK_MATOP_ACCUMULATE) ? ACC_READ | ACC_WRITE : ACC_WRITE);
     break;
   case OPTK_OP_HISTORY:
     fn(user, op, &o->a, ACC_PIN);

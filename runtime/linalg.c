@@ -158,27 +158,31 @@ static void store_colmajor(Mat m, double *v, double *tmp) {
   store(m, tmp);
 }
 
-/* c = alpha a' b' (alpha: slot d, or 1). */
+/* c = alpha a' b' + beta c (alpha: slot d, or 1; beta: slot d + 1 with
+ * ACCUMULATE, else 0). */
 static int gemm(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat b, Mat c) {
   double alpha = op->d >= 0 ? t->slot[op->d] : 1.0;
+  bool accum = (op->flags & OPTK_MATOP_ACCUMULATE) != 0;
+  double beta = accum ? t->slot[op->d + 1] : 0.0;
   CBLAS_TRANSPOSE ta = (op->flags & OPTK_MATOP_TRANS_A) ? CblasTrans : CblasNoTrans;
   CBLAS_TRANSPOSE tb = (op->flags & OPTK_MATOP_TRANS_B) ? CblasTrans : CblasNoTrans;
   int m = (int)c.r, n = (int)c.c, k = (int)((op->flags & OPTK_MATOP_TRANS_A) ? a.r : a.c);
   bool alias = c.data == a.data || c.data == b.data;
   if (!alias && a.dtype == OPTK_F32 && b.dtype == OPTK_F32 && c.dtype == OPTK_F32) {
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float)alpha, a.data, (int)a.c, b.data, (int)b.c, 0.0f,
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float)alpha, a.data, (int)a.c, b.data, (int)b.c, (float)beta,
                 c.data, (int)c.c);
     return 0;
   }
   if (!alias && a.dtype == OPTK_F64 && b.dtype == OPTK_F64 && c.dtype == OPTK_F64) {
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, (int)a.c, b.data, (int)b.c, 0.0,
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, (int)a.c, b.data, (int)b.c, beta,
                 c.data, (int)c.c);
     return 0;
   }
-  double *x = load(o, a), *y = load(o, b), *z = rt_malloc(o->alloc, (size_t)(m * n) * 8 + 8);
+  double *x = load(o, a), *y = load(o, b);
+  double *z = accum ? load(o, c) : rt_malloc(o->alloc, (size_t)(m * n) * 8 + 8);
   int rc = x && y && z ? 0 : mat_error(o, "GEMM: out of memory");
   if (!rc) {
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, x, (int)a.c, y, (int)b.c, 0.0, z, n);
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, x, (int)a.c, y, (int)b.c, beta, z, n);
     store(c, z);
   }
   rt_free(o->alloc, x);

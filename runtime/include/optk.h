@@ -170,8 +170,9 @@ typedef enum OptkLineSearch { OPTK_LS_ARMIJO = 0, OPTK_LS_WOLFE = 1 } OptkLineSe
  * operand (BFGS's H @ g, solve(hessian(), g), outer into n x n), where it
  * is an n x 1 column. */
 typedef enum OptkMatOp {
-  OPTK_MAT_GEMM = 0,     /* c = alpha a' @ b' (flags: TRANS_A, TRANS_B), sgemm/dgemm;
-                            alpha = slot d, 1 when d = -1 (see below) */
+  OPTK_MAT_GEMM = 0,     /* c = alpha a' @ b' [+ beta c] (flags: TRANS_A, TRANS_B,
+                            ACCUMULATE), sgemm/dgemm; alpha = slot d, 1 when
+                            d = -1; with ACCUMULATE beta = slot d + 1 */
   OPTK_MAT_INV_ROOT = 1, /* c = a^(-1/k), k = slot d, eps = slot d+1 (syevd) */
   OPTK_MAT_SOLVE = 2,    /* c = a \ b: Cholesky, fall back to sytrf (reported) */
   OPTK_MAT_EIGVECS = 3,  /* c = eigenvectors of symmetric a (columns, ascending) */
@@ -182,11 +183,16 @@ typedef enum OptkMatOp {
   OPTK_MAT_COPY = 8      /* c = a (shapes equal) */
 } OptkMatOp;
 
-/* GEMM's alpha came after IDENTITY's scale: until then a GEMM's d was
- * always -1, which keeps its meaning (alpha 1), so OPTK_ABI_VERSION
- * stayed 1 (nothing had shipped; a runtime from before would ignore a
- * library's alpha). */
-enum { OPTK_MATOP_TRANS_A = 1u << 0, OPTK_MATOP_TRANS_B = 1u << 1 };
+/* GEMM's alpha and ACCUMULATE came after IDENTITY's scale: until then a
+ * GEMM's d was always -1 and its flags TRANS_* only, which keep their
+ * meaning (alpha 1, beta 0), so OPTK_ABI_VERSION stayed 1 (nothing had
+ * shipped; a runtime from before would ignore a library's alpha and
+ * beta). */
+enum {
+  OPTK_MATOP_TRANS_A = 1u << 0,
+  OPTK_MATOP_TRANS_B = 1u << 1,
+  OPTK_MATOP_ACCUMULATE = 1u << 2 /* GEMM: c = alpha a' b' + beta c */
+};
 
 /* Sweep domains.  A SWEEP's `a` (and a COMBINE's `c`, naming the domain
  * of the sweep whose partials it adds) is the buffer whose shape is the

@@ -162,13 +162,16 @@ static void test_newton_schulz(void **state) {
                      "    X = 3.4445 * X + B @ X\n  }\n  p = p - 0.02 * X\n}\n");
 }
 
-/* GEMM's alpha: scalar factors of both operands (f32 scratch, sgemm)
- * and of a product into an f64 state (the mixed-precision dgemm). */
+/* GEMM's alpha and beta: scalar factors of both operands (f32 scratch,
+ * sgemm); a product added to an f64 state in place (`0.9 L + 0.1 g g'`,
+ * the mixed-precision dgemm reading L first); a product minus a matrix
+ * (beta -2, after a copy); p minus products (copies of p). */
 static void test_gemm_alpha(void **state) {
   (void)state;
   run_rule("alpha.opt", "optimizer al\nhyper c = 0.5\nstate L : matrix(rows, rows) f64 = 0\n"
                         "update {\n  A = (c * g.T) @ (3 * g)\n  L = 0.9 * L + 0.1 * g @ g.T\n"
-                        "  p = p - 0.01 * (g @ A) - 1e-3 * (L @ g)\n}\n");
+                        "  Q = g.T @ g - 2 * A\n"
+                        "  p = p - 0.01 * (g @ A) - 1e-3 * (L @ g) - 1e-2 * (g @ Q)\n}\n");
 }
 
 /* Renamed twins (codegen.h, CgTwins): v's sweep is m's on other buffers,

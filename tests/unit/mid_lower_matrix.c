@@ -74,23 +74,37 @@ static void test_shampoo_like(void **state) {
   int lb = mb_buf(&l.prog, "L");
   assert_int_equal(l.prog.bufs[lb].dim0, OPTK_DIM_ROWS);
   assert_int_equal(l.prog.bufs[lb].dim1, OPTK_DIM_ROWS);
-  /* g @ g.T: one GEMM with trans_b; the transpose itself is unused */
-  const IrFInst *gemm = first(&l.body, FN_MATOP, OPTK_MAT_GEMM);
+  /* L + g @ g.T: one GEMM with trans_b that adds its product to L (alpha
+   * 1, beta 1) and writes L itself; the transpose and the plain GEMM
+   * lowered first are unused (left to DCE), and nothing is swept */
+  const IrFInst *gemm = NULL;
+  for (int i = 0; i < l.body.len && !gemm; i++)
+    if (l.body.data[i].op == FN_MATOP && l.body.data[i].xargs[3] >= 0) gemm = &l.body.data[i];
+  assert_non_null(gemm);
+  assert_int_equal(gemm->index, OPTK_MAT_GEMM);
   assert_int_equal(gemm->aux, OPTK_MATOP_TRANS_B);
   assert_int_equal(l.body.data[gemm->args[0]].op, IR_LOAD);
   assert_int_equal(l.body.data[gemm->xargs[0]].index, 1);
+  assert_int_equal(l.body.data[gemm->xargs[1]].op, IR_CONST);
+  assert_true(l.body.data[gemm->xargs[1]].imm == 1.0);
+  assert_true(l.body.data[gemm->xargs[2]].imm == 1.0);
+  const IrFInst *old = &l.body.data[gemm->xargs[3]];
+  assert_int_equal(old->op, IR_LOAD);
+  assert_int_equal(old->index, lb);
+  assert_int_equal(gemm->out, lb);
   assert_int_equal(gemm->mdim[0], OPTK_DIM_ROWS);
   assert_int_equal(gemm->mdim[1], OPTK_DIM_ROWS);
-  /* L's new value is swept into L at once, and L @ g reads it there */
-  const IrFInst *st = first(&l.body, FN_MSWEEP, lb);
-  assert_non_null(st);
-  assert_int_equal(mb_count(&l.body, FN_MSWEEP), 1);
-  const IrFInst *lg = NULL;
-  for (int i = 0; i < l.body.len; i++)
-    if (l.body.data[i].op == FN_MATOP && &l.body.data[i] != gemm) lg = &l.body.data[i];
-  assert_non_null(lg);
-  assert_ptr_equal(&l.body.data[lg->args[0]], st);
+  assert_int_equal(mb_count(&l.body, FN_MSWEEP), 0);
+  /* p - L @ g: a GEMM reading the new L (the first GEMM's output) that
+   * adds -1 times its product to p */
+  const IrFInst *lg = &l.body.data[l.body.data[l.body.len - 1].args[0]];
+  assert_int_equal(l.body.data[l.body.len - 1].op, IR_STORE);
+  assert_int_equal(lg->op, FN_MATOP);
+  assert_ptr_equal(&l.body.data[lg->args[0]], gemm);
   assert_int_equal(lg->shape, IR_SHAPE_ELEM);
+  assert_int_equal(l.body.data[lg->xargs[3]].op, IR_LOAD);
+  assert_int_equal(l.body.data[lg->xargs[3]].index, 0); /* p */
+  assert_int_equal(l.body.data[lg->xargs[1]].op, IR_NEG);
   /* the init plan sweeps 1e-6 * I into L */
   const IrFInst *init = first(&l.init, FN_MSWEEP, lb);
   assert_non_null(init);
@@ -269,6 +283,43 @@ static void test_gemm_alpha(void **state) {
   mb_free(&b);
 }
 
+/* Sums with products are GEMMs adding to a matrix: L's in place (no copy,
+ * no sweep), Q's and p's after a copy; `2 * A` names an earlier product,
+ * which is read, not computed again (six GEMMs in all: A, L, Q and p's
+ * three). */
+static void test_gemm_sum(void **state) {
+  (void)state;
+  IrProgram prog;
+  MidBuild b;
+  mb_init(&b);
+  assert_int_equal(mb_program(&b, &prog, "optimizer al\nhyper c = 0.5\n"
+                                         "state L : matrix(rows, rows) f64 = 0\nupdate {\n"
+                                         "  A = (c * g.T) @ (3 * g)\n  L = 0.9 * L + 0.1 * g @ g.T\n"
+                                         "  Q = g.T @ g - 2 * A\n"
+                                         "  p = p - 0.01 * (g @ A) - 1e-3 * (L @ g) - 1e-2 * (g @ Q)\n}\n"),
+                   0);
+  int lb = mb_buf(&prog, "L"), gemms = 0, accum = 0, copies = 0, sweeps = 0;
+  for (int i = 0; i < prog.nstages; i++) {
+    const OptkOp *op = &prog.stages[i].op;
+    sweeps += op->kind == OPTK_OP_SWEEP;
+    if (op->kind != OPTK_OP_MATOP) continue;
+    copies += op->fn == OPTK_MAT_COPY;
+    assert_false(op->fn == OPTK_MAT_COPY && op->c == lb);
+    if (op->fn != OPTK_MAT_GEMM) continue;
+    gemms++;
+    if (op->flags & OPTK_MATOP_ACCUMULATE) {
+      accum++;
+      assert_true(op->d >= 0 && op->d + 1 < prog.nslot);
+    }
+  }
+  assert_int_equal(gemms, 6);
+  assert_int_equal(accum, 5);  /* L, Q and p's three */
+  assert_int_equal(copies, 4); /* into Q's and p's outputs */
+  assert_int_equal(sweeps, 1); /* p's store */
+  ir_program_free(&prog);
+  mb_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_newton),
@@ -277,6 +328,7 @@ int main(void) {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_interp_shampoo_like),
       cmocka_unit_test(test_gemm_alpha),
+      cmocka_unit_test(test_gemm_sum),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
