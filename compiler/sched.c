@@ -1277,9 +1277,98 @@ static int state_bytes(const IrProgram *prog) {
   return n;
 }
 
+/* ---- entry scalars ------------------------------------------------------------------ */
+
+/* Whether SCALAR stage st computes only from what every stage of the
+ * step sees alike (constants, hypers, t, sizes, scalar states while no
+ * HISTORY op has changed one, slots in `avail`) and only sets slots. */
+static bool entry_stage(const IrStage *st, const unsigned char *avail, bool sstates) {
+  for (int k = 0; k < st->ninsts; k++) {
+    const IrInst *in = &st->insts[k];
+    switch (in->op) {
+    case IR_LOSS: case IR_RED: case IR_SSTATE_SET: case IR_LOAD: case IR_STORE:
+    case IR_REDUCE: case IR_RNG: case IR_ROW_INDEX: case IR_COL_INDEX:
+      return false;
+    case IR_SSTATE:
+      if (!sstates) return false;
+      break;
+    case IR_SLOT:
+      if (!avail[in->index]) return false;
+      break;
+    default: break;
+    }
+  }
+  return true;
+}
+
+/* SCALAR stages of the step plan that compute only from entry values
+ * (entry_stage: a GEMM's alpha and beta, `every` tests, inv_root's k and
+ * eps) move into the plan's first stage when that is a SCALAR stage: the
+ * same double arithmetic, done earlier, into slots nothing else writes
+ * (each slot is set by one stage), and one function less to compile per
+ * stage moved (a SCALAR function costs 0.3-0.5 ms of LLVM's time even
+ * optnone).  Jump targets and SCALAR function numbers close up. */
+static void hoist_entry_scalars(IrProgram *prog) {
+  if (prog->nstages == 0 || prog->stages[0].op.kind != OPTK_OP_SCALAR) return;
+  unsigned char *avail = xcalloc((size_t)prog->nslot + 1, 1);
+  int *slotval = xcalloc((size_t)prog->nslot + 1, sizeof(int)); /* the value set, in stage 0 */
+  int *setters = xcalloc((size_t)prog->nslot + 1, sizeof(int));
+  for (int i = 0; i < prog->nstages; i++) {
+    const IrStage *st = &prog->stages[i];
+    for (int k = 0; st->op.kind == OPTK_OP_SCALAR && k < st->ninsts; k++)
+      if (st->insts[k].op == IR_SLOT_SET) setters[st->insts[k].index]++;
+  }
+  IrStage *first = &prog->stages[0];
+  for (int k = 0; k < first->ninsts; k++)
+    if (first->insts[k].op == IR_SLOT_SET) {
+      avail[first->insts[k].index] = 1;
+      slotval[first->insts[k].index] = first->insts[k].args[0];
+    }
+  bool sstates = true;
+  int out = 1, removed = 0;
+  int *to = xcalloc((size_t)prog->nstages + 1, sizeof(int)); /* old index -> new */
+  for (int i = 1; i < prog->nstages; i++) {
+    IrStage st = prog->stages[i];
+    to[i] = out;
+    bool unique = true;
+    for (int k = 0; st.op.kind == OPTK_OP_SCALAR && k < st.ninsts; k++)
+      if (st.insts[k].op == IR_SLOT_SET) unique = unique && setters[st.insts[k].index] == 1;
+    if (st.op.kind == OPTK_OP_HISTORY) sstates = false;
+    if (st.op.kind == OPTK_OP_SCALAR && unique && entry_stage(&st, avail, sstates)) {
+      int *map = xcalloc((size_t)st.ninsts + 1, sizeof(int));
+      for (int k = 0; k < st.ninsts; k++) {
+        IrInst in = st.insts[k];
+        if (in.op == IR_SLOT) { /* the value stage 0 sets it to */
+          map[k] = slotval[in.index];
+          continue;
+        }
+        for (int a = 0; a < ir_op_nargs(in.op); a++) in.args[a] = map[in.args[a]];
+        map[k] = ir_stage_add_inst(prog, &prog->stages[0], in);
+        if (in.op == IR_SLOT_SET) avail[in.index] = 1, slotval[in.index] = in.args[0];
+      }
+      free(map);
+      removed++;
+      continue;
+    }
+    if (st.op.kind == OPTK_OP_SCALAR) st.op.fn = (uint16_t)(st.op.fn - removed);
+    prog->stages[out++] = st;
+  }
+  to[prog->nstages] = out;
+  for (int j = 0; j < out; j++) { /* a jump to a stage that moved lands on the next one */
+    OptkOp *op = &prog->stages[j].op;
+    if (op->kind == OPTK_OP_JUMP || op->kind == OPTK_OP_JUMP_IF_ZERO) op->a = to[op->a];
+  }
+  free(to);
+  prog->nstages = out;
+  free(avail);
+  free(slotval);
+  free(setters);
+}
+
 int sched_build(IrProgram *prog, const IrFunc *body, const IrFunc *init, DiagSink *diags) {
   prog->state_bytes_per_element = state_bytes(prog);
   int errors = schedule(prog, body, diags, false);
+  if (!errors) hoist_entry_scalars(prog); /* before the init plan numbers its functions */
   if (!errors) errors += schedule(prog, init, diags, true);
   if (!errors) sched_reuse_scratch(prog);
   return errors;

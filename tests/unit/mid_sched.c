@@ -348,6 +348,43 @@ static void test_uniform_if_jumps_and_per_tensor_error(void **state) {
   mb_free(&b);
 }
 
+/* SCALAR stages computing from entry values alone move into the plan's
+ * first stage: the GEMM's alpha and beta, `every`'s test, inv_root's k
+ * and eps.  The stage reading norm(g)'s reduction stays, and the jump
+ * over the block lands on the GEMM after it. */
+static void test_entry_scalars_hoisted(void **state) {
+  (void)state;
+  MidBuild b;
+  mb_init(&b);
+  IrProgram p;
+  assert_int_equal(mb_program(&b, &p, "optimizer s\nhyper lr = 1e-3\nhyper eps = 1e-6\n"
+                                      "state L : matrix(rows, rows) f64 = 0\n"
+                                      "state Li : matrix(rows, rows) = 0\nupdate {\n"
+                                      "  L = L + g @ g.T\n  every 10 {\n"
+                                      "    Li = inv_root(L + eps * I, 4)\n  }\n"
+                                      "  p = p - lr * (Li @ g) / (norm(g) + 1)\n}\n"),
+                   0);
+  int scalars = 0, jz = -1;
+  for (int i = 0; i < p.nstages; i++) {
+    const IrStage *st = &p.stages[i];
+    if (st->op.kind == OPTK_OP_JUMP_IF_ZERO) jz = i;
+    if (st->op.kind != OPTK_OP_SCALAR) continue;
+    assert_int_equal(st->op.fn, scalars++); /* numbered in order, no gaps */
+    if (i > 0) assert_true(mb_stage_count(st, IR_RED, -1) > 0);
+  }
+  assert_int_equal(scalars, 2);
+  assert_int_equal(p.stages[0].op.kind, OPTK_OP_SCALAR);
+  assert_int_equal(mb_stage_count(&p.stages[0], IR_MOD, -1), 1);
+  assert_int_equal(mb_stage_count(&p.stages[0], IR_SLOT_SET, -1), 6); /* 1 + 1 + 2 + 2 */
+  assert_true(jz > 0);
+  const OptkOp *after = &p.stages[p.stages[jz].op.a].op;
+  assert_int_equal(after->kind, OPTK_OP_MATOP);
+  assert_int_equal(after->fn, OPTK_MAT_GEMM);
+  assert_int_equal(after->a, mb_buf(&p, "Li"));
+  ir_program_free(&p);
+  mb_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_required_figures),
@@ -361,6 +398,7 @@ int main(void) {
       cmocka_unit_test(test_loss_before_linesearch),
       cmocka_unit_test(test_init_plan_and_scalar_state_inits),
       cmocka_unit_test(test_uniform_if_jumps_and_per_tensor_error),
+      cmocka_unit_test(test_entry_scalars_hoisted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
