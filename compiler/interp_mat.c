@@ -194,12 +194,16 @@ static int solve(const InterpMat *a, const InterpMat *b, InterpMat *c, char **er
   return rc;
 }
 
-static void means(const InterpMat *a, InterpMat *c, bool rows) {
+/* c = the means of a's rows (or columns); with `accum`, alpha times them
+ * plus beta times c's old values. */
+static void means(const InterpMat *a, InterpMat *c, bool rows, bool accum, double alpha,
+                  double beta) {
   int64_t outer = rows ? a->r : a->c, inner = rows ? a->c : a->r;
   for (int64_t i = 0; i < outer; i++) {
     double s = 0;
     for (int64_t j = 0; j < inner; j++) s += rows ? a->v[i * a->c + j] : a->v[j * a->c + i];
-    c->v[i] = inner ? s / (double)inner : NAN;
+    double m = inner ? s / (double)inner : NAN;
+    c->v[i] = accum ? alpha * m + beta * c->v[i] : m;
   }
 }
 
@@ -224,8 +228,13 @@ int interp_mat_run(const OptkOp *op, const InterpMat *a, const InterpMat *b,
     for (int64_t i = 0; i < a->r; i++)
       for (int64_t j = 0; j < a->c; j++) c->v[j * a->r + i] = a->v[i * a->c + j];
     return 0;
-  case OPTK_MAT_ROWMEAN: means(a, c, true); return 0;
-  case OPTK_MAT_COLMEAN: means(a, c, false); return 0;
+  case OPTK_MAT_ROWMEAN:
+  case OPTK_MAT_COLMEAN: {
+    bool accum = (op->flags & OPTK_MATOP_ACCUMULATE) != 0;
+    means(a, c, op->fn == OPTK_MAT_ROWMEAN, accum, accum ? slot[op->d] : 1.0,
+          accum ? slot[op->d + 1] : 0.0);
+    return 0;
+  }
   case OPTK_MAT_IDENTITY: {
     double s = op->d >= 0 ? slot[op->d] : 1.0;
     for (int64_t i = 0; i < total; i++) c->v[i] = (i / c->c == i % c->c) ? s : 0.0;

@@ -219,8 +219,8 @@ static void print_operands(Str *out, const IrFInst *in, const IrProgram *t) {
                in->args[0]);
     for (int k = 0; k < 3; k++) {
       static const char *const GEMM_ARGS[] = {", %%%d", " alpha %%%d", " beta %%%d"};
-      bool gemm = in->index == OPTK_MAT_GEMM;
-      if (in->xargs[k] >= 0) str_printf(out, gemm ? GEMM_ARGS[k] : ", %%%d", in->xargs[k]);
+      bool named = in->index == OPTK_MAT_GEMM || in->xargs[3] >= 0; /* alpha, beta */
+      if (in->xargs[k] >= 0) str_printf(out, named ? GEMM_ARGS[k] : ", %%%d", in->xargs[k]);
     }
     if (in->xargs[3] >= 0) str_printf(out, " plus %%%d", in->xargs[3]);
     if (in->aux & OPTK_MATOP_TRANS_A) str_puts(out, " trans_a");

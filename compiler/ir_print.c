@@ -157,9 +157,9 @@ static void put_matop(Str *out, const IrProgram *p, const OptkOp *op) {
   put_buf(out, p, op->c);
   if (op->fn == OPTK_MAT_INV_ROOT) str_printf(out, " k=slot%d eps=slot%d", op->d, op->d + 1);
   if (op->fn == OPTK_MAT_IDENTITY && op->d >= 0) str_printf(out, " scale=slot%d", op->d);
-  if (op->fn == OPTK_MAT_GEMM && op->d >= 0) str_printf(out, " alpha=slot%d", op->d);
-  if (op->fn == OPTK_MAT_GEMM && (op->flags & OPTK_MATOP_ACCUMULATE))
-    str_printf(out, " beta=slot%d", op->d + 1);
+  bool accum = (op->flags & OPTK_MATOP_ACCUMULATE) != 0;
+  if ((op->fn == OPTK_MAT_GEMM || accum) && op->d >= 0) str_printf(out, " alpha=slot%d", op->d);
+  if (accum) str_printf(out, " beta=slot%d", op->d + 1);
   if (op->flags & OPTK_MATOP_TRANS_A) str_puts(out, " trans_a");
   if (op->flags & OPTK_MATOP_TRANS_B) str_puts(out, " trans_b");
 }

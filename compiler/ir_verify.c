@@ -430,9 +430,12 @@ static bool check_matop(Verify *v, const OptkOp *op) {
       !buffer_arg(v, op->c, true, "output"))
     return false;
   int nslots = op->fn == OPTK_MAT_INV_ROOT ? 2 : op->fn == OPTK_MAT_IDENTITY ? 1 : 0;
-  if (op->fn == OPTK_MAT_GEMM) nslots = (op->flags & OPTK_MATOP_ACCUMULATE) ? 2 : 1; /* alpha, beta */
-  if (op->fn == OPTK_MAT_GEMM && (op->flags & OPTK_MATOP_ACCUMULATE) && op->d == -1)
-    return fail(v, "an accumulating gemm needs alpha and beta slots");
+  bool accum = (op->flags & OPTK_MATOP_ACCUMULATE) != 0;
+  if (accum && op->fn != OPTK_MAT_GEMM && op->fn != OPTK_MAT_ROWMEAN && op->fn != OPTK_MAT_COLMEAN)
+    return fail(v, "only gemm, rowmean and colmean accumulate");
+  if (op->fn == OPTK_MAT_GEMM) nslots = 1; /* alpha */
+  if (accum) nslots = 2;                   /* alpha, beta */
+  if (accum && op->d == -1) return fail(v, "an accumulating matop needs alpha and beta slots");
   if ((op->fn == OPTK_MAT_IDENTITY || op->fn == OPTK_MAT_GEMM) && op->d == -1) nslots = 0;
   for (int s = op->d; s < op->d + nslots; s++)
     if (!check_slot_read(v, s)) return false;

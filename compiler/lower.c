@@ -335,16 +335,19 @@ static bool has_dim_n(const Lower *L, int v) {
   return d[0] == OPTK_DIM_N || d[1] == OPTK_DIM_N;
 }
 
-/* The GEMM behind v = G or s * G (a GEMM not accumulating yet, with no
- * n x n operand, where vectors like p would be n x 1 columns, lowered at
- * or after `fresh`: part of this expression, not a local's value that
- * other code may read, whose product would be computed twice): its
- * index, with *s the factor or -1; -1 when v is neither. */
+/* The GEMM, ROWMEAN or COLMEAN behind v = G or s * G (one not
+ * accumulating yet, with no n x n operand, where vectors like p would be
+ * n x 1 columns, lowered at or after `fresh`: part of this expression,
+ * not a local's value that other code may read, whose product would be
+ * computed twice): its index, with *s the factor or -1; -1 when v is
+ * neither. */
 static int gemm_behind(const Lower *L, int v, int fresh, int *s) {
   *s = -1;
   int g = scaled_operand(L, v, s);
   const IrFInst *in = &L->f->data[g];
-  if (g >= fresh && in->op == FN_MATOP && in->index == OPTK_MAT_GEMM && in->xargs[3] < 0 &&
+  bool adds = in->index == OPTK_MAT_GEMM || in->index == OPTK_MAT_ROWMEAN ||
+              in->index == OPTK_MAT_COLMEAN;
+  if (g >= fresh && in->op == FN_MATOP && adds && in->xargs[3] < 0 &&
       !has_dim_n(L, g) && !has_dim_n(L, in->args[0]) && !has_dim_n(L, in->xargs[0]))
     return g;
   *s = -1;
@@ -358,7 +361,8 @@ static int scalar_product(Lower *L, int x, int y, Span at) {
 }
 
 /* `t * M + s * (A @ B)`, either side first, `-` too (t, s optional scalar
- * factors, M of the product's dims): one GEMM that adds its product to M,
+ * factors, M of the product's dims; rowmean and colmean likewise, as
+ * Adafactor's `b * R + (1 - b) * rowmean(...)`): one GEMM that adds its product to M,
  * c = alpha A B + beta M with alpha = +-s, beta = +-t (xargs[1..3]); the
  * scheduler copies M into the output first.  Muon's `3.4445 * X + B @ X`
  * and Shampoo's `L + g @ g.T` then need no sweep.  The product must be
@@ -383,7 +387,7 @@ static int gemm_sum(Lower *L, IrOp op, int x, int y, const int fresh[2], Span at
       if (side) beta = irf_op1(L->f, IR_NEG, beta, at);
       else alpha = irf_op1(L->f, IR_NEG, alpha, at);
     }
-    int v = matop(L, OPTK_MAT_GEMM, gi.args[0], gi.xargs[0], (uint32_t)gi.aux, gi.mdim[0],
+    int v = matop(L, (OptkMatOp)gi.index, gi.args[0], gi.xargs[0], (uint32_t)gi.aux, gi.mdim[0],
                   gi.mdim[1], at);
     L->f->data[v].xargs[1] = alpha;
     L->f->data[v].xargs[2] = beta;

@@ -105,8 +105,11 @@ static const char *check_matop(const OptkDescriptor *d, const OptkOp *op) {
   if ((one && !buf_ok(d, op->a)) || (two && !buf_ok(d, op->b))) return "MATOP operand out of range";
   if (op->fn == OPTK_MAT_IDENTITY && !slot_ok(d, op->d)) return "IDENTITY needs a slot";
   if (op->fn == OPTK_MAT_GEMM && op->d != -1 && !slot_ok(d, op->d)) return "GEMM alpha slot out of range";
-  if (op->fn == OPTK_MAT_GEMM && (op->flags & OPTK_MATOP_ACCUMULATE) && !slot_ok(d, op->d + 1))
-    return "an accumulating GEMM needs alpha and beta slots";
+  if (op->flags & OPTK_MATOP_ACCUMULATE) {
+    if (op->fn != OPTK_MAT_GEMM && op->fn != OPTK_MAT_ROWMEAN && op->fn != OPTK_MAT_COLMEAN)
+      return "only GEMM, ROWMEAN and COLMEAN accumulate";
+    if (!slot_ok(d, op->d) || !slot_ok(d, op->d + 1)) return "an accumulating MATOP needs alpha and beta slots";
+  }
   if (op->fn == OPTK_MAT_INV_ROOT && (!slot_ok(d, op->d) || !slot_ok(d, op->d + 1)))
     return "INV_ROOT needs two slots";
   int32_t used[3] = {one ? op->a : op->c, two ? op->b : op->c, op->c};

@@ -304,6 +304,12 @@ static int simple_op(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat 
     }
   for (int64_t i = 0; !rc && op->fn == OPTK_MAT_ROWMEAN && i < a.r; i++) out[i] /= (double)a.c;
   for (int64_t j = 0; !rc && op->fn == OPTK_MAT_COLMEAN && j < a.c; j++) out[j] /= (double)a.r;
+  if (!rc && (op->flags & OPTK_MATOP_ACCUMULATE)) { /* c = alpha mean + beta c */
+    double alpha = t->slot[op->d], beta = t->slot[op->d + 1], *old = load(o, c);
+    if (!old) rc = mat_error(o, "matrix op: out of memory");
+    for (int64_t i = 0; !rc && i < c.r * c.c; i++) out[i] = alpha * out[i] + beta * old[i];
+    rt_free(o->alloc, old);
+  }
   if (!rc) store(c, out);
   rt_free(o->alloc, v);
   rt_free(o->alloc, out);

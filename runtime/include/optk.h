@@ -177,8 +177,8 @@ typedef enum OptkMatOp {
   OPTK_MAT_SOLVE = 2,    /* c = a \ b: Cholesky, fall back to sytrf (reported) */
   OPTK_MAT_EIGVECS = 3,  /* c = eigenvectors of symmetric a (columns, ascending) */
   OPTK_MAT_TRANSPOSE = 4,/* c = a' */
-  OPTK_MAT_ROWMEAN = 5,  /* c (rows x 1) = mean of each row of a */
-  OPTK_MAT_COLMEAN = 6,  /* c (1 x cols) = mean of each column of a */
+  OPTK_MAT_ROWMEAN = 5,  /* c (rows x 1) = mean of each row of a [ACCUMULATE] */
+  OPTK_MAT_COLMEAN = 6,  /* c (1 x cols) = mean of each column of a [ACCUMULATE] */
   OPTK_MAT_IDENTITY = 7, /* c = s * I, s = slot d */
   OPTK_MAT_COPY = 8      /* c = a (shapes equal) */
 } OptkMatOp;
@@ -191,7 +191,9 @@ typedef enum OptkMatOp {
 enum {
   OPTK_MATOP_TRANS_A = 1u << 0,
   OPTK_MATOP_TRANS_B = 1u << 1,
-  OPTK_MATOP_ACCUMULATE = 1u << 2 /* GEMM: c = alpha a' b' + beta c */
+  OPTK_MATOP_ACCUMULATE = 1u << 2 /* GEMM, ROWMEAN, COLMEAN: c = alpha (their
+                                     result) + beta c, alpha and beta in
+                                     slots d and d + 1 */
 };
 
 /* Sweep domains.  A SWEEP's `a` (and a COMBINE's `c`, naming the domain
