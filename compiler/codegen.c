@@ -1111,9 +1111,10 @@ static LLVMValueRef sw_tail(const Sweep *main) {
   return t.fn;
 }
 
-/* A sweep function.  The init plan's (`scalar`) are one scalar loop
- * compiled optnone: they run once per tensor, and a vector loop plus a
- * tail function cost two functions' compile time. */
+/* A sweep function.  The init plan's and those over a vector domain
+ * (`scalar`: cg_sweep_small) are one scalar loop compiled optnone: they
+ * run once per tensor, or over rows or cols elements, and a vector loop
+ * plus a tail function cost two functions' compile time. */
 static void cg_sweep_stage(Codegen *cg, const IrStage *st, bool scalar) {
   LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
   int nb = cg->prog->nbufs;
@@ -1398,8 +1399,9 @@ static void cg_stages(Codegen *cg, const IrStage *stages, int n, bool init) {
       cg_scalar_stage(cg, st);
       cg_optnone(cg, cg->scalar_fns[st->op.fn]);
     } else {
-      cg_sweep_stage(cg, st, init);
-      if (init) cg_optnone(cg, cg->sweep_fns[st->op.fn]);
+      bool plain = init || cg_sweep_small(cg->prog, st);
+      cg_sweep_stage(cg, st, plain);
+      if (plain) cg_optnone(cg, cg->sweep_fns[st->op.fn]);
     }
   }
 }

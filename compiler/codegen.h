@@ -79,6 +79,13 @@ typedef struct CgSplit {
   CgTwins twins;               /* cg_sweep_twins */
 } CgSplit;
 
+/* Whether a step sweep runs over a vector domain, a matrix buffer of
+ * dims (X, ONE) or (ONE, X) (Adafactor's mean(R)): rows or cols elements
+ * per tensor, against the parameter's rows x cols.  Such sweeps are
+ * compiled like the init plan's (optnone, one scalar loop): an optimised
+ * sweep costs 1.5-4 ms of compile time, and they take microseconds. */
+bool cg_sweep_small(const IrProgram *prog, const IrStage *st);
+
 /* Assigns the functions of `prog` to at most max_parts parts, balancing
  * their estimated compile time at opt_level; fewer parts when there is
  * not enough work.  Free with cg_split_free. */

@@ -195,6 +195,14 @@ void cg_twins_free(CgTwins *t) {
   *t = (CgTwins){0};
 }
 
+bool cg_sweep_small(const IrProgram *prog, const IrStage *st) {
+  int dom = st->op.a;
+  if (st->op.kind != OPTK_OP_SWEEP || dom < 2 || dom >= prog->nbufs) return false;
+  OptkDim d0 = prog->bufs[dom].dim0, d1 = prog->bufs[dom].dim1;
+  bool side = (d0 == OPTK_DIM_ROWS || d0 == OPTK_DIM_COLS) && d1 == OPTK_DIM_ONE;
+  return side || (d0 == OPTK_DIM_ONE && (d1 == OPTK_DIM_ROWS || d1 == OPTK_DIM_COLS));
+}
+
 /* ---- parts ------------------------------------------------------------------- */
 
 /* Relative compile cost of one instruction of an optimised sweep. */
@@ -240,15 +248,16 @@ static void split_count(const IrStage *stages, int n, CgSplit *s) {
 /* The functions the plan places, with their costs: not twins (on the
  * same buffers they emit nothing, renamed ones a small optnone function
  * that goes with the code it calls: cg_split_plan). */
-static int split_collect(const IrStage *stages, int n, bool init, int opt_level, SplitFn *out,
-                         int nout, const CgSplit *s) {
+static int split_collect(const IrProgram *prog, const IrStage *stages, int n, bool init,
+                         int opt_level, SplitFn *out, int nout, const CgSplit *s) {
   for (int i = 0; i < n; i++) {
     const IrStage *st = &stages[i];
     bool sweep = st->op.kind == OPTK_OP_SWEEP;
     if (!sweep && st->op.kind != OPTK_OP_SCALAR) continue;
     int fn = st->op.fn;
     if (fn < 0 || (sweep && !init && s->twins.of[fn] != fn)) continue;
-    out[nout++] = (SplitFn){sweep, fn, split_stage_cost(st, sweep && !init && opt_level > 0)};
+    bool optimised = sweep && !init && opt_level > 0 && !cg_sweep_small(prog, st);
+    out[nout++] = (SplitFn){sweep, fn, split_stage_cost(st, optimised)};
   }
   return nout;
 }
@@ -260,8 +269,8 @@ void cg_split_plan(const IrProgram *prog, int max_parts, int opt_level, CgSplit 
   cg_sweep_twins(prog, s->nsweep, &s->twins);
   int nfns = prog->nstages + prog->ninit_stages;
   SplitFn *fns = xcalloc((size_t)nfns + 1, sizeof *fns);
-  nfns = split_collect(prog->stages, prog->nstages, false, opt_level, fns, 0, s);
-  nfns = split_collect(prog->init_stages, prog->ninit_stages, true, opt_level, fns, nfns, s);
+  nfns = split_collect(prog, prog->stages, prog->nstages, false, opt_level, fns, 0, s);
+  nfns = split_collect(prog, prog->init_stages, prog->ninit_stages, true, opt_level, fns, nfns, s);
   s->scalar_part = xcalloc((size_t)s->nscalar + 1, 1);
   s->sweep_part = xcalloc((size_t)s->nsweep + 1, 1);
   int total = 0;

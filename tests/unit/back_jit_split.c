@@ -104,6 +104,23 @@ static void test_twins(void **state) {
   }
 }
 
+/* Sweeps over a vector domain (Adafactor's mean(R) over R, rows x 1) are
+ * compiled like init sweeps; rows x rows domains (Shampoo's L + eps I) and
+ * the parameter's are not. */
+static void test_small_domains(void **state) {
+  (void)state;
+  const char *rules[] = {"adafactor", "shampoo", "adam"};
+  const int want[] = {1, 0, 0};
+  for (int r = 0; r < 3; r++) {
+    IrProgram prog;
+    test_stdlib_program(&prog, rules[r]);
+    int n = 0;
+    for (int i = 0; i < prog.nstages; i++) n += cg_sweep_small(&prog, &prog.stages[i]);
+    if (n != want[r]) fail_msg("%s: %d small sweeps, expected %d", rules[r], n, want[r]);
+    ir_program_free(&prog);
+  }
+}
+
 static void test_plan(void **state) {
   IrProgram prog;
   back_prog_axpy(&prog); /* one small sweep: not worth a thread */
@@ -256,6 +273,7 @@ static void test_concurrent(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_twins),
+      cmocka_unit_test(test_small_domains),
       cmocka_unit_test(test_plan),
       cmocka_unit_test(test_same_code),
       cmocka_unit_test(test_concurrent),
