@@ -13,12 +13,13 @@
  *
  * The plan balances an estimate of each function's compile time (longest
  * processing time first: the costliest function goes to the least loaded
- * part).  The weights were fitted to `make bench`'s JIT clock: an
- * optimised sweep costs a fixed amount (about 1.5 ms here) plus its
- * instructions, f64 exp/log/pow/tanh (a libm call per lane) more, their
- * f32 forms little (a call of the engine's math library, codegen_math.h);
- * a function compiled optnone (scalar stages, init sweeps, everything at
- * -O0) costs a tenth as much.  Part 0 also holds the descriptor and is never empty.
+ * part; weights at split_stage_cost): an optimised sweep costs a fixed
+ * amount (about 1.5 ms here) plus its instructions, much more with lane
+ * rows and columns (broadcast gathers, row_index), f64 exp/log/pow/tanh
+ * (a libm call per lane) more, their f32 forms little (a call of the
+ * engine's math library, codegen_math.h); a function compiled optnone
+ * (scalar stages, init sweeps, small domains, everything at -O0) costs a
+ * quarter as much.  Part 0 also holds the descriptor and is never empty.
  */
 #include <string.h>
 
@@ -217,11 +218,24 @@ static int split_inst_cost(const IrInst *in, OptkDType compute) {
   }
 }
 
-static int split_stage_cost(const IrStage *st, bool optimised) {
-  if (!optimised) return 4 + st->ninsts / 2;
-  int c = 40 + st->ninsts / 2; /* the loops, plus the optnone scalar tail */
-  for (int k = 0; k < st->ninsts; k++) c += split_inst_cost(&st->insts[k], st->compute);
-  return c;
+/* A unit is about 0.04 ms of LLVM's time here (2026-11-23, fitted by
+ * compiling one function per module, warm): an optimised sweep's loops
+ * and tail 40, the lanes' rows and columns (ROW_INDEX, COL_INDEX, a
+ * row or column broadcast: sw_rowcol) 30 more and 5 per gather, an
+ * optnone function 10 and a quarter unit per instruction. */
+static int split_stage_cost(const IrProgram *prog, const IrStage *st, bool optimised) {
+  if (!optimised) return 10 + st->ninsts / 4;
+  int c = 40 + st->ninsts / 2;
+  bool rowcol = false;
+  for (int k = 0; k < st->ninsts; k++) {
+    const IrInst *in = &st->insts[k];
+    c += split_inst_cost(in, st->compute);
+    CgPos pos = in->op == IR_LOAD ? cg_buffer_pos(prog, st->op.a, in->index) : POS_FULL;
+    if (pos == POS_ROW || pos == POS_COL) c += 5;
+    rowcol = rowcol || pos == POS_ROW || pos == POS_COL || in->op == IR_ROW_INDEX ||
+             in->op == IR_COL_INDEX;
+  }
+  return c + (rowcol ? 30 : 0);
 }
 
 typedef struct SplitFn {
@@ -257,7 +271,7 @@ static int split_collect(const IrProgram *prog, const IrStage *stages, int n, bo
     int fn = st->op.fn;
     if (fn < 0 || (sweep && !init && s->twins.of[fn] != fn)) continue;
     bool optimised = sweep && !init && opt_level > 0 && !cg_sweep_small(prog, st);
-    out[nout++] = (SplitFn){sweep, fn, split_stage_cost(st, optimised)};
+    out[nout++] = (SplitFn){sweep, fn, split_stage_cost(prog, st, optimised)};
   }
   return nout;
 }
