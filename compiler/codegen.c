@@ -1298,7 +1298,7 @@ static void cg_descriptor(Codegen *cg, const char *sha) {
 
 /* ---- driver ------------------------------------------------------------------- */
 
-static void cg_types(Codegen *cg) {
+void cg_types(Codegen *cg) {
   LLVMContextRef c = cg->ctx;
   cg->i1 = LLVMInt1TypeInContext(c);
   cg->i16 = LLVMInt16TypeInContext(c);
@@ -1338,6 +1338,18 @@ static void cg_declare_stage(Codegen *cg, const IrStage *st) {
   (sweep ? cg->sweep_fns : cg->scalar_fns)[st->op.fn] = fn;
 }
 
+/* local->field = a new array of n elements, element i ctx->field[map[i]]. */
+static void cg_remap_array(Codegen *cg, LLVMValueRef ctx, LLVMValueRef local, size_t off,
+                           LLVMTypeRef elem, const int *map, int n) {
+  LLVMBuilderRef b = cg->b;
+  LLVMValueRef from = cg_field(cg, ctx, off, cg->ptr);
+  LLVMValueRef to = LLVMBuildAlloca(b, LLVMArrayType2(elem, (unsigned)n), "remap");
+  for (int i = 0; i < n; i++)
+    LLVMBuildStore(b, LLVMBuildLoad2(b, elem, cg_elem(cg, elem, from, cg_const_index(cg, map[i])), ""),
+                   cg_elem(cg, elem, to, cg_const_index(cg, i)));
+  LLVMBuildStore(b, to, cg_field_ptr(cg, local, off));
+}
+
 /* A renamed twin (codegen.h, CgTwins): optk_sweep_N(ctx, begin, end)
  * copies *ctx, puts its own buffers, slots and partials where its
  * original's code reads them, and calls that code.  optnone: it runs
@@ -1356,24 +1368,8 @@ static void cg_renamed_twin(Codegen *cg, const IrStage *st) {
   LLVMValueRef local = LLVMBuildAlloca(b, cty, "ctx");
   LLVMSetAlignment(local, 8);
   LLVMBuildMemCpy(b, local, 8, ctx, 8, LLVMConstInt(cg->i64, sizeof(OptkSweepCtx), 0));
-  if (bmap) {
-    int nb = cg->prog->nbufs;
-    LLVMValueRef from = cg_field(cg, ctx, offsetof(OptkSweepCtx, buf), cg->ptr);
-    LLVMValueRef bufs = LLVMBuildAlloca(b, LLVMArrayType2(cg->ptr, (unsigned)nb), "bufs");
-    for (int i = 0; i < nb; i++)
-      LLVMBuildStore(b, LLVMBuildLoad2(b, cg->ptr, cg_elem(cg, cg->ptr, from, cg_const_index(cg, bmap[i])), ""),
-                     cg_elem(cg, cg->ptr, bufs, cg_const_index(cg, i)));
-    LLVMBuildStore(b, bufs, cg_field_ptr(cg, local, offsetof(OptkSweepCtx, buf)));
-  }
-  if (smap) {
-    int ns = cg->prog->nslot;
-    LLVMValueRef from = cg_field(cg, ctx, offsetof(OptkSweepCtx, slot), cg->ptr);
-    LLVMValueRef slots = LLVMBuildAlloca(b, LLVMArrayType2(cg->f64, (unsigned)ns), "slots");
-    for (int i = 0; i < ns; i++)
-      LLVMBuildStore(b, LLVMBuildLoad2(b, cg->f64, cg_elem(cg, cg->f64, from, cg_const_index(cg, smap[i])), ""),
-                     cg_elem(cg, cg->f64, slots, cg_const_index(cg, i)));
-    LLVMBuildStore(b, slots, cg_field_ptr(cg, local, offsetof(OptkSweepCtx, slot)));
-  }
+  if (bmap) cg_remap_array(cg, ctx, local, offsetof(OptkSweepCtx, buf), cg->ptr, bmap, cg->prog->nbufs);
+  if (smap) cg_remap_array(cg, ctx, local, offsetof(OptkSweepCtx, slot), cg->f64, smap, cg->prog->nslot);
   if (cg->twins->red_shift[f]) {
     LLVMValueRef partial = cg_field(cg, ctx, offsetof(OptkSweepCtx, partial), cg->ptr);
     partial = cg_elem(cg, cg->f64, partial, cg_const_index(cg, cg->twins->red_shift[f]));

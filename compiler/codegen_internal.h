@@ -29,6 +29,7 @@ typedef struct Codegen {
 
 /* codegen.c */
 int cg_vector_bits(LLVMTargetMachineRef tm);  /* widest vector register of tm */
+void cg_types(Codegen *cg);                    /* the LLVM types of cg->ctx */
 const char *cg_pipeline(int opt_level);       /* the IR pass pipeline of a -O level */
 /* Where a sweep over domain `dom` finds element i of buffer b (docs/abi.md,
  * "Sweep domains"). */

@@ -432,12 +432,7 @@ static void cg_math_define(Codegen *cg, CgMathFn f, LLVMTypeRef vt) {
 
 static void cg_math_types(Codegen *cg, LLVMContextRef ctx) {
   cg->ctx = ctx;
-  cg->i1 = LLVMInt1TypeInContext(ctx);
-  cg->i32 = LLVMInt32TypeInContext(ctx);
-  cg->i64 = LLVMInt64TypeInContext(ctx);
-  cg->f32 = LLVMFloatTypeInContext(ctx);
-  cg->f64 = LLVMDoubleTypeInContext(ctx);
-  cg->ptr = LLVMPointerTypeInContext(ctx, 0);
+  cg_types(cg);
 }
 
 static int cg_math_optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char **err) {
