@@ -348,7 +348,8 @@ static int gemm_behind(const Lower *L, int v, int fresh, int *s) {
   bool adds = in->index == OPTK_MAT_GEMM || in->index == OPTK_MAT_ROWMEAN ||
               in->index == OPTK_MAT_COLMEAN;
   if (g >= fresh && in->op == FN_MATOP && adds && in->xargs[3] < 0 &&
-      !has_dim_n(L, g) && !has_dim_n(L, in->args[0]) && !has_dim_n(L, in->xargs[0]))
+      !has_dim_n(L, g) && !has_dim_n(L, in->args[0]) &&
+      (in->xargs[0] < 0 || !has_dim_n(L, in->xargs[0]))) /* rowmean: no second operand */
     return g;
   *s = -1;
   return -1;
