@@ -73,9 +73,34 @@ static LLVMCodeGenOptLevel cg_opt_level(int level) {
   }
 }
 
+/* CPU names for an x86_64 host (scripts/gen_x86_cpus.sh). */
+static const char *const CG_X86_CPUS[] = {
+#include "cpu_x86.inc"
+};
+
+/* Whether LLVM knows `cpu` for the host triple and can run 64-bit code
+ * on it.  LLVM itself only warns of an unknown name and then aborts the
+ * process when it builds the subtarget ("64-bit code requested on a
+ * subtarget that doesn't support it"), so the name is checked first;
+ * other architectures' names are left to LLVM. */
+static bool cg_cpu_known(const char *triple, const char *cpu) {
+  if (strncmp(triple, "x86_64", 6) != 0) return true;
+  for (size_t i = 0; i < sizeof CG_X86_CPUS / sizeof CG_X86_CPUS[0]; i++)
+    if (strcmp(cpu, CG_X86_CPUS[i]) == 0) return true;
+  return false;
+}
+
 LLVMTargetMachineRef cg_target_machine(const CgTarget *t, char **err) {
   cg_init_llvm();
   char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
+  if (t->cpu && !cg_cpu_known(triple, t->cpu)) {
+    Str s = {0};
+    str_printf(&s, "unknown target CPU '%s' (the names `llc-19 -mcpu=help` lists that run "
+               "x86-64 code, e.g. x86-64-v3, znver4, skylake-avx512)", t->cpu);
+    *err = str_take(&s);
+    LLVMDisposeMessage(triple);
+    return NULL;
+  }
   LLVMTargetRef target;
   if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
     *err = xstrdup(msg ? msg : "no target for the host triple");

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -93,6 +94,32 @@ static void test_levels_and_cpus(void **state) {
   ir_program_free(&p);
 }
 
+/* A CPU name LLVM does not know, or one that cannot run 64-bit code,
+ * is an error (LLVM alone would print a warning and then abort the
+ * process); the JIT and the AOT path share the check (cg_target_machine).
+ * A known name still compiles afterwards. */
+static void test_unknown_cpu(void **state) {
+  (void)state;
+  IrProgram p;
+  back_prog_axpy(&p);
+  const char *bad[] = {"nosuchcpu", "i386", "pentium4", ""};
+  for (int i = 0; i < 4; i++) {
+    CgTarget t = {.cpu = bad[i], .opt_level = 2};
+    JitModule *jm = NULL;
+    char *err = NULL;
+    assert_int_equal(jit_compile(&p, &t, &jm, &err), -1);
+    assert_null(jm);
+    assert_non_null(err);
+    if (!strstr(err, "unknown target CPU")) fail_msg("%s: %s", bad[i], err);
+    free(err);
+  }
+  JitModule *jm = compile_at(&p, "znver4", 2);
+  assert_non_null(jm);
+  assert_true(axpy_ok(jm));
+  jit_free(jm);
+  ir_program_free(&p);
+}
+
 typedef struct Worker {
   const IrProgram *p;
   int ok;
@@ -135,6 +162,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_modules_side_by_side),
       cmocka_unit_test(test_levels_and_cpus),
+      cmocka_unit_test(test_unknown_cpu),
       cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
