@@ -323,17 +323,6 @@ static LLVMValueRef cg_math_fn(Codegen *cg, CgMathFn f, LLVMTypeRef vt) {
   return fn;
 }
 
-/* Whether the function being emitted is an init sweep, which codegen.c
- * marks optnone once it is built. */
-static bool cg_emitting_init_sweep(Codegen *cg) {
-  LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(cg->b));
-  const IrProgram *p = cg->prog;
-  for (int i = 0; p && i < p->ninit_stages; i++)
-    if (p->init_stages[i].op.kind == OPTK_OP_SWEEP && cg->sweep_fns[p->init_stages[i].op.fn] == fn)
-      return true;
-  return false;
-}
-
 static LLVMValueRef cg_math_inline(Codegen *cg, CgMathFn f, LLVMValueRef x, LLVMValueRef y) {
   switch (f) {
   case CG_MATH_EXP: return cg_expf_inline(cg, x);
@@ -344,16 +333,13 @@ static LLVMValueRef cg_math_inline(Codegen *cg, CgMathFn f, LLVMValueRef x, LLVM
   }
 }
 
-/* f(x) or pow(x, y) in f32: a call of the library, except on vectors in
- * an init sweep.  Optimisation changes one thing in these sequences, a
- * signalling NaN argument of exp or log comes back unquieted (fptrunc of
- * fpext folds away), so optnone code must run them unoptimised: scalars
- * only occur in scalar tails, always optnone, and the scalar functions
- * are optnone too; init sweeps keep the sequences inline, as before
- * (they run once per tensor, their compile time does not matter). */
+/* f(x) or pow(x, y) in f32: a call of the library.  Optimisation changes
+ * one thing in these sequences, a signalling NaN argument of exp or log
+ * comes back unquieted (fptrunc of fpext folds away), so optnone code
+ * must run them unoptimised: scalars only occur in optnone code (scalar
+ * tails, init sweeps and vector-domain sweeps, which are scalar loops)
+ * and the scalar functions are optnone too. */
 static LLVMValueRef cg_math_call(Codegen *cg, CgMathFn f, LLVMValueRef x, LLVMValueRef y) {
-  if (cg_lanes(LLVMTypeOf(x)) > 1 && cg_emitting_init_sweep(cg))
-    return cg_math_inline(cg, f, x, y);
   LLVMValueRef fn = cg_math_fn(cg, f, LLVMTypeOf(x));
   LLVMValueRef args[2] = {x, y};
   return LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)cg_math_arity(f), "");
@@ -395,8 +381,9 @@ static unsigned cg_math_bit(IrOp op) {
   }
 }
 
-/* Only f32 sweeps compute in f32; each has a vector loop and a scalar
- * tail, which call the W-lane and the scalar function. */
+/* Only f32 sweeps compute in f32; a step sweep's vector loop calls the
+ * W-lane function, its scalar tail (and the scalar loops of init and
+ * vector-domain sweeps) the scalar one.  Both are asked for. */
 static unsigned cg_math_used_by(const IrStage *stages, int n) {
   unsigned fns = 0;
   for (int i = 0; i < n; i++) {

@@ -39,6 +39,7 @@
 #include "ir_pipeline.h"
 #include "optc.h"
 #include "optrt.h"
+#include "stdlib_prog.h"
 
 #define STDLIB_DIR OPTC_SOURCE_DIR "/stdlib"
 
@@ -163,14 +164,7 @@ static int interp_gnb(void *user, int ntensors, double *const *out, char **err) 
 }
 
 static bool load_program(Engines *en, const char *path) {
-  SrcMgr sm;
-  srcmgr_init(&sm);
-  DiagSink sink;
-  diag_init(&sink, &sm, NULL, NULL);
-  SemaOptions so = {0};
-  PipelineOptions po = {0};
-  int errors = ir_pipeline_build_file(&en->prog, &sm, path, &sink, &so, &po);
-  srcmgr_free(&sm);
+  int errors = test_build_file(&en->prog, path);
   uint32_t host = OPTK_NEED_HESSIAN | OPTK_NEED_LINESEARCH | OPTK_NEED_2D;
   if (errors || (en->prog.needs & host)) return false;
   en->objective = (en->prog.needs & (OPTK_NEED_LOSS | OPTK_NEED_HVP | OPTK_NEED_GNB)) != 0;

@@ -74,6 +74,17 @@ static int store_index(const IrProgram *p, int op) {
   return -1;
 }
 
+/* base(p) and s0 = 2g; p = 2 s0; s1 = 2g; p = 2 s1: two chains whose
+ * scratch buffers can share one, unless what follows says otherwise. */
+static void two_chains(IrProgram *p, int *s0, int *s1) {
+  base(p);
+  *s0 = vec(p), *s1 = vec(p);
+  sweep(p, -1, G, *s0);
+  sweep(p, -1, *s0, P);
+  sweep(p, -1, G, *s1);
+  sweep(p, -1, *s1, P);
+}
+
 /* s0 = 2g; s1 = hvp(s0); s2 = 2 s1; s3 = hvp(s2); p = 2 s3.  An hvp never
  * writes its input; s2 takes s0's buffer, s3 s1's. */
 static void test_hvp_chain(void **state) {
@@ -185,12 +196,8 @@ static void test_skip_region(void **state) {
 static void test_loop_region(void **state) {
   (void)state;
   IrProgram p;
-  base(&p);
-  int s0 = vec(&p), s1 = vec(&p);
-  sweep(&p, -1, G, s0);
-  sweep(&p, -1, s0, P);
-  sweep(&p, -1, G, s1);
-  sweep(&p, -1, s1, P);
+  int s0, s1;
+  two_chains(&p, &s0, &s1);
   ir_program_add_stage(&p, false, ir_op_jump(0));
   assert_int_equal(sched_reuse_scratch(&p), 0);
   assert_int_equal(p.scratch_buffers, 2);
@@ -237,12 +244,8 @@ static void test_unused_and_dims(void **state) {
 static void test_unknown_op(void **state) {
   (void)state;
   IrProgram p;
-  base(&p);
-  int s0 = vec(&p), s1 = vec(&p);
-  sweep(&p, -1, G, s0);
-  sweep(&p, -1, s0, P);
-  sweep(&p, -1, G, s1);
-  sweep(&p, -1, s1, P);
+  int s0, s1;
+  two_chains(&p, &s0, &s1);
   host(&p, (OptkOpKind)99, s0, s1);
   assert_int_equal(sched_reuse_scratch(&p), 0);
   assert_int_equal(p.nbufs, 4);
