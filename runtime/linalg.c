@@ -287,7 +287,56 @@ static int solve_op(MatCtx *o, Mat a, Mat b, Mat c) {
   return rc;
 }
 
-/* TRANSPOSE, ROWMEAN, COLMEAN, IDENTITY, COPY in double. */
+/* Element k of an f32 or f64 matrix in double (the dtype test is loop
+ * invariant: GCC unswitches the column sums' loop on it). */
+static inline double mat_at(const void *data, bool f64, int64_t k) {
+  return f64 ? ((const double *)data)[k] : ((const float *)data)[k];
+}
+
+/* Sum of elements [k, k + n) in double: eight running sums (element j
+ * into sum j % 8, so that the loop vectorises and is not one add's
+ * latency per element), added pairwise, then the rest in order. */
+static double sum8(const void *data, bool f64, int64_t k, int64_t n) {
+  double s[8] = {0};
+  int64_t j = 0;
+  if (f64)
+    for (const double *v = (const double *)data + k; j + 8 <= n; j += 8)
+      for (int l = 0; l < 8; l++) s[l] += v[j + l];
+  else
+    for (const float *v = (const float *)data + k; j + 8 <= n; j += 8)
+      for (int l = 0; l < 8; l++) s[l] += v[j + l];
+  double t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; j < n; j++) t += mat_at(data, f64, k + j);
+  return t;
+}
+
+/* ROWMEAN and COLMEAN (Adafactor's factored second moments take two a
+ * step over the whole gradient): one pass over a in its own dtype, sums
+ * in double; with ACCUMULATE c = alpha mean + beta c.  Column sums run
+ * in the reference interpreter's order, row sums in sum8's. */
+static int means_op(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat c) {
+  bool rows = op->fn == OPTK_MAT_ROWMEAN, f64 = a.dtype == OPTK_F64;
+  int64_t nout = rows ? a.r : a.c;
+  double *out = rt_calloc(o->alloc, (size_t)nout + 1, sizeof(double));
+  if (!out) return mat_error(o, "matrix op: out of memory");
+  for (int64_t i = 0; i < a.r; i++) {
+    if (rows) out[i] = sum8(a.data, f64, i * a.c, a.c);
+    else
+      for (int64_t j = 0; j < a.c; j++) out[j] += mat_at(a.data, f64, i * a.c + j);
+  }
+  double inner = (double)(rows ? a.c : a.r);
+  bool accum = (op->flags & OPTK_MATOP_ACCUMULATE) != 0;
+  double alpha = accum ? t->slot[op->d] : 1.0, beta = accum ? t->slot[op->d + 1] : 0.0;
+  for (int64_t k = 0; k < nout; k++) {
+    double m = inner > 0 ? out[k] / inner : NAN;
+    out[k] = accum ? alpha * m + beta * mat_at(c.data, c.dtype == OPTK_F64, k) : m;
+  }
+  store(c, out);
+  rt_free(o->alloc, out);
+  return 0;
+}
+
+/* TRANSPOSE, IDENTITY, COPY in double. */
 static int simple_op(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat c) {
   double *v = op->fn == OPTK_MAT_IDENTITY ? NULL : load(o, a);
   double *out = rt_calloc(o->alloc, (size_t)(c.r * c.c), sizeof(double));
@@ -295,21 +344,9 @@ static int simple_op(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat 
   for (int64_t i = 0; !rc && i < a.r; i++)
     for (int64_t j = 0; j < a.c; j++) {
       double e = op->fn == OPTK_MAT_IDENTITY ? (i == j ? (op->d >= 0 ? t->slot[op->d] : 1.0) : 0) : v[i * a.c + j];
-      switch (op->fn) {
-      case OPTK_MAT_TRANSPOSE: out[j * a.r + i] = e; break;
-      case OPTK_MAT_ROWMEAN: out[i] += e; break;
-      case OPTK_MAT_COLMEAN: out[j] += e; break;
-      default: out[i * a.c + j] = e; break;
-      }
+      if (op->fn == OPTK_MAT_TRANSPOSE) out[j * a.r + i] = e;
+      else out[i * a.c + j] = e;
     }
-  for (int64_t i = 0; !rc && op->fn == OPTK_MAT_ROWMEAN && i < a.r; i++) out[i] /= (double)a.c;
-  for (int64_t j = 0; !rc && op->fn == OPTK_MAT_COLMEAN && j < a.c; j++) out[j] /= (double)a.r;
-  if (!rc && (op->flags & OPTK_MATOP_ACCUMULATE)) { /* c = alpha mean + beta c */
-    double alpha = t->slot[op->d], beta = t->slot[op->d + 1], *old = load(o, c);
-    if (!old) rc = mat_error(o, "matrix op: out of memory");
-    for (int64_t i = 0; !rc && i < c.r * c.c; i++) out[i] = alpha * out[i] + beta * old[i];
-    rt_free(o->alloc, old);
-  }
   if (!rc) store(c, out);
   rt_free(o->alloc, v);
   rt_free(o->alloc, out);
@@ -327,6 +364,8 @@ int rt_matop(const OptkDescriptor *d, const OptkOp *op, const RtTensor *t, const
   case OPTK_MAT_INV_ROOT:
   case OPTK_MAT_EIGVECS: return eig_op(o, op, t, a, c);
   case OPTK_MAT_SOLVE: return solve_op(o, a, b, c);
+  case OPTK_MAT_ROWMEAN:
+  case OPTK_MAT_COLMEAN: return means_op(o, op, t, a, c);
   default: return simple_op(o, op, t, a, c);
   }
 }

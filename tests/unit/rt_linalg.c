@@ -1,5 +1,6 @@
 /* rt_linalg.c: MATOPs against naive loops (GEMM with both transposes,
- * IDENTITY, COPY, TRANSPOSE, ROWMEAN, COLMEAN, INV_ROOT, EIGVECS, SOLVE
+ * IDENTITY, COPY, TRANSPOSE, ROWMEAN, COLMEAN (also accumulating, from f32
+ * and f64), INV_ROOT, EIGVECS, SOLVE
  * and its reported sytrf fall-back), a preconditioned rule, host calls
  * (dense Hessian + solve = one Newton step, hvp), line searches (Armijo,
  * strong Wolfe, a non-descent direction restoring p), and one optimizer
@@ -112,6 +113,48 @@ static void test_allmat(void **state) {
     near(((const float *)optrt_state_data(o, 0, 0, "sol2", NULL, NULL))[i], -cm[i], 1e-6);
   }
   assert_int_equal(optrt_solve_fallbacks(o), 1);
+  optrt_destroy(o);
+  optrt_kernel_close(k);
+}
+
+/* Row and column means of a 6 x 19 matrix (rows longer than the runtime's
+ * eight running sums, with a remainder), from f32 and from f64, plain
+ * and accumulating over two steps, against sums in order. */
+static void test_means(void **state) {
+  (void)state;
+  enum { MR = 6, MC = 19 };
+  OptrtKernel *k = wrap(&hk_means);
+  Optrt *o = optrt_create(k, NULL, NULL);
+  float p[MR * MC], g[MR * MC] = {0};
+  rtu_fill(p, MR * MC, 5);
+  optrt_add_param(o, optrt_add_group(o, NULL), p, g, MR, MC);
+  double rm[MR], cm[MC], rm_acc[MR] = {0}, cm_acc[MC] = {0};
+  for (int r = 0; r < MR; r++) {
+    double s = 0;
+    for (int c = 0; c < MC; c++) s += p[r * MC + c];
+    rm[r] = s / MC;
+  }
+  for (int c = 0; c < MC; c++) {
+    double s = 0;
+    for (int r = 0; r < MR; r++) s += p[r * MC + c];
+    cm[c] = s / MR;
+  }
+  for (int step = 1; step <= 2; step++) {
+    assert_int_equal(optrt_step(o), 0);
+    const float *cmf = optrt_state_data(o, 0, 0, "cm", NULL, NULL);
+    const float *rmf = optrt_state_data(o, 0, 0, "rmf", NULL, NULL);
+    for (int r = 0; r < MR; r++) {
+      rm_acc[r] = 0.25 * rm[r] + 0.5 * rm_acc[r];
+      near(state_d(o, "rm")[r], rm_acc[r], 1e-15);
+      near(rmf[r], rm[r], 1e-7);
+    }
+    for (int c = 0; c < MC; c++) {
+      cm_acc[c] = (float)(0.25 * cm[c] + 0.5 * cm_acc[c]);
+      assert_true(cmf[c] == (float)cm_acc[c]);
+      cm_acc[c] = cmf[c];
+      near(state_d(o, "cmd")[c], cm[c], 0);
+    }
+  }
   optrt_destroy(o);
   optrt_kernel_close(k);
 }
@@ -447,6 +490,7 @@ static void test_mixed_rules_resume(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_allmat),
+      cmocka_unit_test(test_means),
       cmocka_unit_test(test_precond),
       cmocka_unit_test(test_newton_one_step),
       cmocka_unit_test(test_hvp),

@@ -24,6 +24,7 @@ extern const OptkDescriptor hk_clip;
 extern const OptkDescriptor hk_everyk;
 /* 2-D only: every MATOP into its own state (see hand_kernels.c). */
 extern const OptkDescriptor hk_allmat;
+extern const OptkDescriptor hk_means;
 /* 2-D only: Shampoo-like: L = g g^T (f64), R = L^(-1/2), p -= lr R g. */
 extern const OptkDescriptor hk_precond;
 /* Newton: H = hessian(); d = solve(H, g); p -= d (one tensor per group). */
