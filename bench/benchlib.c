@@ -60,7 +60,16 @@ static void collect_diag(void *user, const Diag *d) {
   if (s->len == 0) str_puts(s, d->message);
 }
 
-static void count_stage(const IrStage *st, int nbufs, int *reads, int *writes) {
+/* One element per element of p, as optc info counts bytes: row and
+ * column vectors (a factored rule's R and C) are not streams. */
+static bool param_shaped(const IrBuffer *b) {
+  return (b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE) ||
+         (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_N) ||
+         (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
+}
+
+static void count_stage(const IrProgram *prog, const IrStage *st, int *reads, int *writes) {
+  int nbufs = prog->nbufs;
   bool *loaded = xcalloc((size_t)nbufs, sizeof(bool));
   bool *stored = xcalloc((size_t)nbufs, sizeof(bool));
   for (int i = 0; i < st->ninsts; i++) {
@@ -70,6 +79,7 @@ static void count_stage(const IrStage *st, int nbufs, int *reads, int *writes) {
   }
   *reads = *writes = 0;
   for (int b = 0; b < nbufs; b++) {
+    if (!param_shaped(&prog->bufs[b])) continue;
     *reads += loaded[b];
     *writes += stored[b];
   }
@@ -95,9 +105,9 @@ int bench_traffic(const char *path, BenchTraffic *out, char **err) {
   } else {
     for (int i = 0; i < prog.nstages && out->nsweeps < BENCH_MAX_SWEEPS; i++) {
       if (prog.stages[i].op.kind != OPTK_OP_SWEEP) continue;
-      count_stage(&prog.stages[i], prog.nbufs, &out->reads[out->nsweeps],
-                  &out->writes[out->nsweeps]);
-      out->nsweeps++;
+      int *reads = &out->reads[out->nsweeps], *writes = &out->writes[out->nsweeps];
+      count_stage(&prog, &prog.stages[i], reads, writes);
+      if (*reads + *writes > 0) out->nsweeps++; /* else a sweep over R or C */
     }
     out->bytes_per_element = prog.bytes_per_element;
   }
@@ -277,7 +287,8 @@ static int gen_setup(GenRun *r, const char *path, const BenchOptions *o, int64_t
   }
   int64_t off = 0;
   for (int i = 0; i < ntensors; i++) {
-    if (optrt_add_param(r->opt, 0, r->p + off, r->g + off, sizes[i], 0) < 0) {
+    int64_t rows = o->cols > 0 ? sizes[i] / o->cols : sizes[i];
+    if (optrt_add_param(r->opt, 0, r->p + off, r->g + off, rows, o->cols) < 0) {
       set_err(err, "%s", optrt_last_error(r->opt));
       return -1;
     }

@@ -11,7 +11,8 @@
 
 #include "report.h"
 
-/* Reads and writes of each sweep of a rule, in plan order. */
+/* Reads and writes of p-sized arrays of each sweep of a rule that moves
+ * any, in plan order. */
 enum { BENCH_MAX_SWEEPS = 8 };
 typedef struct BenchTraffic {
   int nsweeps;
@@ -29,6 +30,7 @@ bool bench_has_handwritten(const char *name);
 
 typedef struct BenchOptions {
   int64_t n;
+  int64_t cols;       /* 0: p is a vector of n; else n / cols rows of cols */
   int threads;
   double min_seconds; /* keep repeating each kernel until this much time */
   int min_reps, max_reps;
@@ -40,7 +42,7 @@ typedef struct BenchOptions {
 void bench_options_init(BenchOptions *o);
 
 /* Measures the rule in `path` (JIT at -O2, run through liboptrt on one
- * tensor of o->n floats), its hand-written loop when it has one, and the
+ * tensor of o->n floats, a matrix of o->cols columns if that is not 0), its hand-written loop when it has one, and the
  * bandwidth kernel of its traffic, all three on the same arrays (p, g and
  * the runtime's tensor states; own arrays only where the rule has fewer).
  * Fills `row`. */

@@ -1,8 +1,9 @@
-/* cli_bench.c: `optc bench FILE [--n N] [--threads T] [--set NAME=VALUE]...
- * [--no-fp-contract] [--json]`: one rule's generated kernel against the bandwidth kernel of
+/* cli_bench.c: `optc bench FILE [--n N | --shape RxC] [--threads T]
+ * [--set NAME=VALUE]... [--no-fp-contract] [--json]`: one rule's generated kernel against the bandwidth kernel of
  * its traffic (and its hand-written loop, for the rules bench/ has one),
  * measured side by side (bench/benchlib.c).  `make bench` runs the whole
  * benchmark. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +15,22 @@ enum { MAX_SETS = 64 };
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: optc bench FILE [--n N] [--threads T] [--set NAME=VALUE]...\n"
-          "                  [--no-fp-contract] [--json]\n\n"
+          "usage: optc bench FILE [--n N | --shape RxC] [--threads T]\n"
+          "                  [--set NAME=VALUE]... [--no-fp-contract] [--json]\n\n"
           "Times one step of the rule's generated kernel on one tensor of N f32\n"
-          "elements (default 16777216), side by side with a plain C kernel that\n"
+          "elements (default 16777216; --shape: an R x C matrix, for rules on\n"
+          "2-D parameters), side by side with a plain C kernel that\n"
           "moves the same bytes (the memory-bandwidth limit) and, for adam, adamw,\n"
           "lion, lamb, sgd and adagrad, a hand-written C loop of the same rule.\n"
           "--no-fp-contract compiles the rule without fused multiply-add\n"
           "(optc compile --help), to see what the fusion is worth.\n");
 }
 
-static void print_text(const BenchRow *r) {
-  printf("rule: %s\nn: %lld\nthreads: %d\nsweeps: %d\nbytes_per_element: %d\n", r->rule,
-         (long long)r->n, r->threads, r->sweeps, r->bytes_per_element);
+static void print_text(const BenchRow *r, int64_t cols) {
+  printf("rule: %s\nn: %lld\n", r->rule, (long long)r->n);
+  if (cols > 0) printf("shape: %lldx%lld\n", (long long)(r->n / cols), (long long)cols);
+  printf("threads: %d\nsweeps: %d\nbytes_per_element: %d\n", r->threads, r->sweeps,
+         r->bytes_per_element);
   printf("reps: %d\nms_per_step: %.4f\ngbps: %.3f\n", r->reps, r->gen_ms,
          bench_gbps(r, r->gen_ms));
   printf("bandwidth_ms: %.4f\nratio_to_bandwidth: %.3f\n", r->bw_ms, r->to_bw);
@@ -34,12 +38,30 @@ static void print_text(const BenchRow *r) {
     printf("handwritten_ms: %.4f\nratio_to_handwritten: %.3f\n", r->hw_ms, r->to_hw);
 }
 
+/* "RxC" into o->n = R * C and o->cols = C. */
+static bool parse_shape(const char *text, BenchOptions *o) {
+  const char *x = strchr(text, 'x');
+  if (!x || x == text) return false;
+  char rows[32];
+  size_t len = (size_t)(x - text);
+  if (len >= sizeof rows) return false;
+  memcpy(rows, text, len);
+  rows[len] = '\0';
+  long r, c;
+  const long max = 1L << 34;
+  if (!cli_parse_int(rows, 1, max, &r) || !cli_parse_int(x + 1, 1, max, &c) || r > max / c)
+    return false;
+  o->n = r * c;
+  o->cols = c;
+  return true;
+}
+
 /* argv[-1] is the program name: main passes argv + 1 of its own argv,
  * whose NULL-terminated vector is re-executed whole. */
 int cli_bench(int argc, char **argv) {
   bench_reexec_passive(argv - 1);
   const char *file = NULL, *sets[MAX_SETS + 1] = {NULL};
-  int nsets = 0, json = 0;
+  int nsets = 0, json = 0, has_n = 0, has_shape = 0;
   BenchOptions o;
   bench_options_init(&o);
   for (int i = 1; i < argc; i++) {
@@ -52,7 +74,8 @@ int cli_bench(int argc, char **argv) {
       json = 1;
     } else if (!strcmp(a, "--no-fp-contract")) {
       o.no_fp_contract = true;
-    } else if (!strcmp(a, "--n") || !strcmp(a, "--threads") || !strcmp(a, "--set")) {
+    } else if (!strcmp(a, "--n") || !strcmp(a, "--threads") || !strcmp(a, "--set") ||
+               !strcmp(a, "--shape")) {
       if (i + 1 >= argc) return cli_usage_error("bench", "%s needs a value", a);
       const char *val = argv[++i];
       if (!strcmp(a, "--set")) {
@@ -62,6 +85,12 @@ int cli_bench(int argc, char **argv) {
         if (!cli_parse_int(val, 1, 1L << 34, &v))
           return cli_usage_error("bench", "--n wants a positive integer, not '%s'", val);
         o.n = v;
+        has_n = 1;
+      } else if (!strcmp(a, "--shape")) {
+        if (!parse_shape(val, &o))
+          return cli_usage_error("bench", "--shape wants ROWSxCOLS, each 1 or more and "
+                                 "at most 2^34 elements in all, not '%s'", val);
+        has_shape = 1;
       } else {
         if (!cli_parse_int(val, 1, 1024, &v))
           return cli_usage_error("bench", "--threads wants 1..1024, not '%s'", val);
@@ -76,6 +105,7 @@ int cli_bench(int argc, char **argv) {
     }
   }
   if (!file) return cli_usage_error("bench", "no FILE given");
+  if (has_n && has_shape) return cli_usage_error("bench", "--n and --shape: give one of them");
   o.sets = sets;
   BenchRow row;
   char *err = NULL;
@@ -85,6 +115,6 @@ int cli_bench(int argc, char **argv) {
     return 1;
   }
   if (json) bench_write_json(stdout, &row, 1, NULL, 0, NULL, 0);
-  else print_text(&row);
+  else print_text(&row, o.cols);
   return 0;
 }
