@@ -622,8 +622,9 @@ typedef struct Sweep {
   LLVMValueRef accs;   /* [nacc x <8 x double>]: the tail's accumulators
                           (its parameter), the caller's copy for the call */
   LLVMValueRef tail;   /* the scalar remainder function (see sw_tail) */
-  LLVMValueRef inv_cols;     /* 1.0 / cols in double (sw_rowcol), or NULL */
-  LLVMValueRef rowv, colv;   /* the current body's lane rows and columns */
+  LLVMValueRef wide;         /* cols >= w where sw_rowcol is needed, or NULL */
+  LLVMValueRef r0, r1, c0;   /* the current body's rows and first column */
+  LLVMValueRef first;        /* and its lanes in row r0 (sw_rowcol), or NULL */
   LLVMValueRef body_i;       /* the current body's first element */
   int nacc;
   bool is_tail;        /* accumulators live in accs, not in allocas */
@@ -659,42 +660,47 @@ static LLVMValueRef sw_load_one(Sweep *s, int buf, LLVMValueRef pos) {
   return mem;
 }
 
-/* Row and column of each lane of elements [i, i + w) of the sweep's
- * rows x cols domain, computed once per vector body.  LLVM scalarises a
- * vector integer division (16 `idiv` a step, and as many in compile
- * time), so: one scalar division gives row r0 and column c0 of element
- * i; lane l is column c = c0 + l of row r0, with c < cols + w, and
- * c / cols comes from a multiplication by 1/cols in double.  The product
- * is off by far less than one (c / cols <= w, relative error a few ulps),
- * so the truncated quotient is exact or one off, which the remainder's
- * sign and size correct. */
+/* Where the lanes of elements [i, i + w) of the sweep's rows x cols
+ * domain fall, computed once per vector body.  The vector loop runs only
+ * when cols >= w (sw_loops), so the lanes span at most two rows: lanes
+ * l < k = cols - c0 are columns c0 + l of row r0 (r0, c0: row and column
+ * of element i, one scalar division), the others columns c0 + l - cols of
+ * row r0 + 1.  A row broadcast is then two scalar loads and a select, a
+ * column broadcast two masked contiguous loads: no gathers, no vector
+ * integer division (LLVM scalarises one: 16 `idiv` a step, and as many in
+ * compile time). */
 static void sw_rowcol(Sweep *s, int w) {
   Codegen *cg = s->cg;
   LLVMBuilderRef b = cg->b;
-  LLVMValueRef r0 = LLVMBuildSDiv(b, s->body_i, s->cols, "");
-  LLVMValueRef c0 = LLVMBuildSub(b, s->body_i, LLVMBuildMul(b, r0, s->cols, ""), "");
+  s->r0 = LLVMBuildSDiv(b, s->body_i, s->cols, "r0");
+  s->c0 = LLVMBuildSub(b, s->body_i, LLVMBuildMul(b, s->r0, s->cols, ""), "c0");
+  LLVMValueRef k = LLVMBuildSub(b, s->cols, s->c0, "");
+  LLVMValueRef wrap = LLVMBuildICmp(b, LLVMIntSLT, k, cg_const_index(cg, w), "");
+  s->r1 = LLVMBuildAdd(b, s->r0, LLVMBuildZExt(b, wrap, cg->i64, ""), "r1");
+  k = LLVMBuildTrunc(b, LLVMBuildSelect(b, wrap, k, cg_const_index(cg, w), ""), cg->i32, "");
+  LLVMValueRef iota[16];
+  for (int l = 0; l < w; l++) iota[l] = LLVMConstInt(cg->i32, (unsigned)l, 0);
+  s->first = LLVMBuildICmp(b, LLVMIntSLT, LLVMConstVector(iota, (unsigned)w), cg_splat(cg, k, w), "");
+}
+
+/* Lane rows (pos POS_ROW) or columns (POS_COL) as <w x i64>. */
+static LLVMValueRef sw_lane_rowcol(Sweep *s, CgPos pos, int w) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  if (pos == POS_ROW)
+    return LLVMBuildSelect(b, s->first, cg_splat(cg, s->r0, w), cg_splat(cg, s->r1, w), "");
   LLVMValueRef iota[16];
   for (int l = 0; l < w; l++) iota[l] = LLVMConstInt(cg->i64, (unsigned)l, 0);
-  LLVMValueRef c = LLVMBuildAdd(b, cg_splat(cg, c0, w), LLVMConstVector(iota, (unsigned)w), "");
-  LLVMValueRef cf = LLVMBuildSIToFP(b, c, cg_vty(cg->f64, w), "");
-  LLVMValueRef q = LLVMBuildFPToSI(b, LLVMBuildFMul(b, cf, cg_splat(cg, s->inv_cols, w), ""),
-                                   cg_vty(cg->i64, w), "");
-  LLVMValueRef colsv = cg_splat(cg, s->cols, w), one = cg_iconst(cg, w, 1);
-  LLVMValueRef rem = LLVMBuildSub(b, c, LLVMBuildMul(b, q, colsv, ""), "");
-  LLVMValueRef low = LLVMBuildICmp(b, LLVMIntSLT, rem, cg_iconst(cg, w, 0), "");
-  q = LLVMBuildSelect(b, low, LLVMBuildSub(b, q, one, ""), q, "");
-  rem = LLVMBuildSelect(b, low, LLVMBuildAdd(b, rem, colsv, ""), rem, "");
-  LLVMValueRef high = LLVMBuildICmp(b, LLVMIntSGE, rem, colsv, "");
-  q = LLVMBuildSelect(b, high, LLVMBuildAdd(b, q, one, ""), q, "");
-  s->colv = LLVMBuildSelect(b, high, LLVMBuildSub(b, rem, colsv, ""), rem, "");
-  s->rowv = LLVMBuildAdd(b, cg_splat(cg, r0, w), q, "");
+  LLVMValueRef c = LLVMBuildAdd(b, cg_splat(cg, s->c0, w), LLVMConstVector(iota, (unsigned)w), "");
+  LLVMValueRef back = LLVMBuildSelect(b, s->first, cg_iconst(cg, w, 0), cg_splat(cg, s->cols, w), "");
+  return LLVMBuildSub(b, c, back, "");
 }
 
 static LLVMValueRef sw_position(Sweep *s, CgPos pos, LLVMValueRef idx, int w) {
   LLVMBuilderRef b = s->cg->b;
   if (w > 1 && (pos == POS_ROW || pos == POS_COL)) {
-    if (!s->rowv) sw_rowcol(s, w);
-    return pos == POS_ROW ? s->rowv : s->colv;
+    if (!s->first) sw_rowcol(s, w);
+    return sw_lane_rowcol(s, pos, w);
   }
   switch (pos) {
   case POS_ROW: return LLVMBuildSDiv(b, idx, cg_splat(s->cg, s->cols, w), "");
@@ -704,21 +710,35 @@ static LLVMValueRef sw_position(Sweep *s, CgPos pos, LLVMValueRef idx, int w) {
   }
 }
 
-/* Lanes of buffer buf at positions `at` (<w x i64>): one gather. */
-static LLVMValueRef sw_gather(Sweep *s, int buf, int w, LLVMValueRef at) {
+/* llvm.masked.load of w lanes of buffer buf from element `at` where
+ * `mask`, the other lanes from `pass`. */
+static LLVMValueRef sw_masked_load(Sweep *s, int buf, int w, LLVMValueRef at, LLVMValueRef mask,
+                                   LLVMValueRef pass) {
   Codegen *cg = s->cg;
   LLVMTypeRef sty = sw_storage_type(s, buf), vty = LLVMVectorType(sty, (unsigned)w);
-  LLVMValueRef ptrs = LLVMBuildGEP2(cg->b, sty, s->base[buf], &at, 1, "");
-  LLVMTypeRef tys[2] = {vty, LLVMVectorType(cg->ptr, (unsigned)w)};
-  unsigned id = LLVMLookupIntrinsicID("llvm.masked.gather", 18);
+  LLVMTypeRef tys[2] = {vty, cg->ptr};
+  unsigned id = LLVMLookupIntrinsicID("llvm.masked.load", 16);
   LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, tys, 2);
   LLVMTypeRef fty = LLVMIntrinsicGetType(cg->ctx, id, tys, 2);
-  LLVMValueRef args[4] = {ptrs, LLVMConstInt(cg->i32, 1, 0),
-                          cg_splat(cg, LLVMConstInt(cg->i1, 1, 0), w), LLVMGetPoison(vty)};
+  LLVMValueRef args[4] = {cg_elem(cg, sty, s->base[buf], at), LLVMConstInt(cg->i32, 1, 0), mask, pass};
   LLVMValueRef v = LLVMBuildCall2(cg->b, fty, fn, args, 4, "");
   LLVMSetMetadata(v, cg->md_scope, s->scope[buf]);
   if (s->noalias[buf]) LLVMSetMetadata(v, cg->md_noalias, s->noalias[buf]);
   return v;
+}
+
+/* A row or column broadcast's lanes (see sw_rowcol). */
+static LLVMValueRef sw_broadcast(Sweep *s, int buf, int w, CgPos pos) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  if (!s->first) sw_rowcol(s, w);
+  if (pos == POS_ROW)
+    return LLVMBuildSelect(b, s->first, cg_splat(cg, sw_load_one(s, buf, s->r0), w),
+                           cg_splat(cg, sw_load_one(s, buf, s->r1), w), "");
+  LLVMValueRef v = sw_masked_load(s, buf, w, s->c0, s->first,
+                                  LLVMGetPoison(LLVMVectorType(sw_storage_type(s, buf), (unsigned)w)));
+  LLVMValueRef wrapped = LLVMBuildSub(b, s->c0, s->cols, "");
+  return sw_masked_load(s, buf, w, wrapped, LLVMBuildNot(b, s->first, ""), v);
 }
 
 static LLVMValueRef sw_load(Sweep *s, int buf, int w, LLVMValueRef i, LLVMValueRef idxv) {
@@ -731,8 +751,8 @@ static LLVMValueRef sw_load(Sweep *s, int buf, int w, LLVMValueRef i, LLVMValueR
   } else if (pos == POS_FULL) {
     raw = LLVMBuildLoad2(cg->b, LLVMVectorType(sty, w), cg_elem(cg, sty, s->base[buf], i), "");
     sw_tag(s, raw, buf);
-  } else { /* row or column broadcast */
-    raw = sw_gather(s, buf, w, sw_position(s, pos, idxv, w));
+  } else {
+    raw = sw_broadcast(s, buf, w, pos);
   }
   return sw_to_compute(s, raw, buf, w);
 }
@@ -866,7 +886,7 @@ static void sw_body(Sweep *s, int w, LLVMValueRef i, LLVMValueRef lane) {
   const IrStage *st = s->st;
   LLVMValueRef idxv = cg_splat(cg, i, w);
   s->body_i = i;
-  s->rowv = s->colv = NULL;
+  s->first = NULL;
   if (w > 1) {
     LLVMValueRef steps[16];
     for (int l = 0; l < w; l++) steps[l] = LLVMConstInt(cg->i64, (unsigned)l, 0);
@@ -932,8 +952,7 @@ static void sw_entry(Sweep *s) {
   s->step = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, step), cg->i64);
   s->partial = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, partial), cg->ptr);
   if (s->w > 1 && sw_uses_rowcol(s))
-    s->inv_cols = LLVMBuildFDiv(cg->b, LLVMConstReal(cg->f64, 1.0),
-                                LLVMBuildSIToFP(cg->b, s->cols, cg->f64, ""), "");
+    s->wide = LLVMBuildICmp(cg->b, LLVMIntSGE, s->cols, cg_const_index(cg, s->w), "wide");
   LLVMValueRef bufs = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, buf), cg->ptr);
   LLVMValueRef slots = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, slot), cg->ptr);
   for (int k = 0; k < s->st->ninsts; k++) {
@@ -1015,7 +1034,9 @@ static void sw_loop(Sweep *s, LLVMValueRef ivar, LLVMValueRef bend, int w, LLVMB
   Codegen *cg = s->cg;
   LLVMBuilderRef b = cg->b;
   LLVMBasicBlockRef body = sw_block(s, w > 1 ? "vbody" : "sbody");
-  LLVMBuildCondBr(b, sw_more(s, LLVMBuildLoad2(b, cg->i64, ivar, "i0"), bend, w), body, after);
+  LLVMValueRef go = sw_more(s, LLVMBuildLoad2(b, cg->i64, ivar, "i0"), bend, w);
+  if (w > 1 && s->wide) go = LLVMBuildAnd(b, go, s->wide, ""); /* else all in the tail */
+  LLVMBuildCondBr(b, go, body, after);
   LLVMPositionBuilderAtEnd(b, body);
   LLVMValueRef i = LLVMBuildLoad2(b, cg->i64, ivar, "i");
   LLVMValueRef next = LLVMBuildNSWAdd(b, i, cg_const_index(cg, w), "");
@@ -1105,11 +1126,12 @@ static void sw_release(Sweep *s) {
 }
 
 /* The scalar remainder of a sweep, void tail(ctx, i, end, accs): elements
- * [i, end) of one block, fewer than the vector width, accumulated into the
- * caller's accumulators (lane i % OPTK_LANES: blocks start at multiples of
- * OPTK_BLOCK).  Its own function, compiled optnone: it runs for a few
- * elements per tensor, and optimising a second copy of the sweep's body
- * cost as much compile time as the vector loop itself. */
+ * [i, end) of one block, fewer than the vector width (or all of them where
+ * broadcasts meet a domain narrower than a vector: sw_rowcol), accumulated
+ * into the caller's accumulators (lane i % OPTK_LANES: blocks start at
+ * multiples of OPTK_BLOCK).  Its own function, compiled optnone: it runs
+ * for a few elements per tensor, and optimising a second copy of the
+ * sweep's body cost as much compile time as the vector loop itself. */
 static LLVMValueRef sw_tail(const Sweep *main) {
   Codegen *cg = main->cg;
   LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};

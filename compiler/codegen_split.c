@@ -15,8 +15,8 @@
  * processing time first: the costliest function goes to the least loaded
  * part; weights at split_stage_cost): an optimised sweep costs a fixed
  * amount (about 1.5 ms here) plus its instructions, much more with lane
- * rows and columns (broadcast gathers, row_index), f64 exp/log/pow/tanh
- * (a libm call per lane) more, their f32 forms little (a call of the
+ * rows and columns (row and column broadcasts, row_index), f64
+ * exp/log/pow/tanh (a libm call per lane) more, their f32 forms little (a call of the
  * engine's math library, codegen_math.h); a function compiled optnone
  * (scalar stages, init sweeps, small domains, everything at -O0) costs a
  * quarter as much.  Part 0 also holds the descriptor and is never empty.
@@ -221,8 +221,9 @@ static int split_inst_cost(const IrInst *in, OptkDType compute) {
 /* A unit is about 0.04 ms of LLVM's time here (2026-11-23, fitted by
  * compiling one function per module, warm): an optimised sweep's loops
  * and tail 40, the lanes' rows and columns (ROW_INDEX, COL_INDEX, a
- * row or column broadcast: sw_rowcol) 30 more and 5 per gather, an
- * optnone function 10 and a quarter unit per instruction. */
+ * row or column broadcast: sw_rowcol) 30 more and 5 per broadcast load
+ * (fitted when they were gathers; the masked loads since cost a little
+ * less), an optnone function 10 and a quarter unit per instruction. */
 static int split_stage_cost(const IrProgram *prog, const IrStage *st, bool optimised) {
   if (!optimised) return 10 + st->ninsts / 4;
   int c = 40 + st->ninsts / 2;

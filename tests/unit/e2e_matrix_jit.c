@@ -1,9 +1,11 @@
 /* e2e_matrix_jit.c: compiled matrix rules (sweeps over matrix domains,
  * MATOPs, matrix states) agree with the reference interpreter.
  *
- * Each rule runs STEPS steps on two 2-D tensors (one 100 x 50, so a
- * rows x rows domain spans three OPTK_BLOCK blocks while p spans two, and
- * one 3 x 7) with the same pseudo-random gradients in the interpreter
+ * Each rule runs STEPS steps on four 2-D tensors (one 100 x 50, so a
+ * rows x rows domain spans three OPTK_BLOCK blocks while p spans two, one
+ * 3 x 7, narrower than a vector, and 20 x 17 and 9 x 16 around AVX-512's
+ * 16 lanes, where a vector of a row or column broadcast spans two rows or
+ * exactly one: codegen.c, sw_rowcol) with the same pseudo-random gradients in the interpreter
  * (double) and through optc_jit_compile + liboptrt with 1 and 3 threads.
  * The two runtimes must agree bit for bit; each must match the
  * interpreter within REL (f32 sweeps against double, a few steps).  Also
@@ -25,8 +27,8 @@
 #include "optc.h"
 #include "optrt.h"
 
-enum { NT = 2, STEPS = 4 };
-static const int64_t ROWS[NT] = {100, 3}, COLS[NT] = {50, 7};
+enum { NT = 4, STEPS = 4 };
+static const int64_t ROWS[NT] = {100, 3, 20, 9}, COLS[NT] = {50, 7, 17, 16};
 static const double REL = 2e-5, ABS_TOL = 1e-6;
 
 typedef struct Run {
