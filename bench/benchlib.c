@@ -60,14 +60,6 @@ static void collect_diag(void *user, const Diag *d) {
   if (s->len == 0) str_puts(s, d->message);
 }
 
-/* One element per element of p, as optc info counts bytes: row and
- * column vectors (a factored rule's R and C) are not streams. */
-static bool param_shaped(const IrBuffer *b) {
-  return (b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE) ||
-         (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_N) ||
-         (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
-}
-
 static void count_stage(const IrProgram *prog, const IrStage *st, int *reads, int *writes) {
   int nbufs = prog->nbufs;
   bool *loaded = xcalloc((size_t)nbufs, sizeof(bool));
@@ -79,7 +71,8 @@ static void count_stage(const IrProgram *prog, const IrStage *st, int *reads, in
   }
   *reads = *writes = 0;
   for (int b = 0; b < nbufs; b++) {
-    if (!param_shaped(&prog->bufs[b])) continue;
+    /* as optc info counts bytes: a factored rule's R and C are not streams */
+    if (!ir_dims_param_shaped(prog->bufs[b].dim0, prog->bufs[b].dim1)) continue;
     *reads += loaded[b];
     *writes += stored[b];
   }

@@ -191,11 +191,6 @@ static bool cg_op_allowed(IrOp op, bool sweep) {
   }
 }
 
-static bool cg_param_shaped(OptkDim d0, OptkDim d1) {
-  return (d0 == OPTK_DIM_N && d1 == OPTK_DIM_ONE) || (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_N) ||
-         (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_COLS);
-}
-
 /* How a buffer's element is found from the element index i of a sweep
  * over domain `dom` (a buffer, or -1 for the parameter): docs/abi.md,
  * "Sweep domains".  Symbolically: the domain's shape is element i, a
@@ -205,10 +200,10 @@ static bool cg_param_shaped(OptkDim d0, OptkDim d1) {
 CgPos cg_buffer_pos(const IrProgram *p, int dom, int b) {
   OptkDim d0 = p->bufs[b].dim0, d1 = p->bufs[b].dim1;
   OptkDim r = OPTK_DIM_ROWS, c = OPTK_DIM_COLS;
-  if (dom >= 2 && dom < p->nbufs && !cg_param_shaped(p->bufs[dom].dim0, p->bufs[dom].dim1))
+  if (dom >= 2 && dom < p->nbufs && !ir_dims_param_shaped(p->bufs[dom].dim0, p->bufs[dom].dim1))
     r = p->bufs[dom].dim0, c = p->bufs[dom].dim1;
   bool param = r == OPTK_DIM_ROWS && c == OPTK_DIM_COLS;
-  if ((param && cg_param_shaped(d0, d1)) || (d0 == r && d1 == c)) return POS_FULL;
+  if ((param && ir_dims_param_shaped(d0, d1)) || (d0 == r && d1 == c)) return POS_FULL;
   if (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_ONE) return POS_ONE;
   if (d0 == r && d1 == OPTK_DIM_ONE) return POS_ROW;
   if (d0 == OPTK_DIM_ONE && d1 == c) return POS_COL;

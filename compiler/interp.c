@@ -108,10 +108,7 @@ void interp_free(Interp *in) {
 
 static bool param_domain(const IrProgram *prog, int a) {
   if (a < 2 || a >= prog->nbufs) return true;
-  const IrBuffer *b = &prog->bufs[a];
-  return (b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE) ||
-         (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_N) ||
-         (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
+  return ir_dims_param_shaped(prog->bufs[a].dim0, prog->bufs[a].dim1);
 }
 
 /* Sweep domain `a` (optk.h, "Sweep domains") resolved for tensor t. */

@@ -31,6 +31,11 @@ static const int OP_NARGS[] = {
 #undef X
 };
 
+bool ir_dims_param_shaped(OptkDim d0, OptkDim d1) {
+  return (d0 == OPTK_DIM_N && d1 == OPTK_DIM_ONE) || (d0 == OPTK_DIM_ONE && d1 == OPTK_DIM_N) ||
+         (d0 == OPTK_DIM_ROWS && d1 == OPTK_DIM_COLS);
+}
+
 const char *ir_op_name(IrOp op) {
   if ((unsigned)op >= IR_OP_COUNT) return "?";
   return OP_NAMES[op];

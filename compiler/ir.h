@@ -160,6 +160,12 @@ typedef struct IrProgram {
 } IrProgram;
 
 const char *ir_op_name(IrOp op);
+
+/* Whether a buffer of these dims has one element per element of p
+ * ([n, 1], [1, n] or [rows, cols]): what a sweep over p streams and
+ * `bytes_per_element` counts; row and column vectors and other matrices
+ * are not. */
+bool ir_dims_param_shaped(OptkDim d0, OptkDim d1);
 int ir_op_nargs(IrOp op);
 
 /* Prints the scheduled program in the textual form of docs/ir.md. */

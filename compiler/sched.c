@@ -885,11 +885,7 @@ static int buffer_size(OptkDType t) { return t == OPTK_F64 ? 8 : t == OPTK_BF16 
 
 /* One element per element of p (row and column vectors and other
  * matrices are not per-element costs). */
-static bool param_shaped(const IrBuffer *b) {
-  return (b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE) ||
-         (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_N) ||
-         (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
-}
+static bool param_shaped(const IrBuffer *b) { return ir_dims_param_shaped(b->dim0, b->dim1); }
 
 static void count_costs(Sched *S, const bool *loaded, const bool *stored, int j) {
   if (S->init || S->phase_ctx[j] != 0) return;

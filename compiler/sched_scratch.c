@@ -173,11 +173,7 @@ static bool collect(Plan *pl, int first, int nbufs) {
 
 /* ---- conflicts ---------------------------------------------------------------- */
 
-static bool param_shaped(const IrBuffer *b) {
-  return (b->dim0 == OPTK_DIM_N && b->dim1 == OPTK_DIM_ONE) ||
-         (b->dim0 == OPTK_DIM_ONE && b->dim1 == OPTK_DIM_N) ||
-         (b->dim0 == OPTK_DIM_ROWS && b->dim1 == OPTK_DIM_COLS);
-}
+static bool param_shaped(const IrBuffer *b) { return ir_dims_param_shaped(b->dim0, b->dim1); }
 
 static bool param_sweep(const Plan *pl, int k) {
   return pl->stages[k].op.kind == OPTK_OP_SWEEP && pl->stages[k].op.a < 0;

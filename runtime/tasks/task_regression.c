@@ -251,6 +251,13 @@ static double softmax_probs(const double *s, double *p, int64_t k) {
   return mx + log(sum);
 }
 
+/* r->s = scores of example i under w, r->p = softmax(r->s); returns
+ * logsumexp(r->s). */
+static double softmax_at(Reg *r, const double *w, int64_t i) {
+  scores(r, w, i, r->s);
+  return softmax_probs(r->s, r->p, r->k);
+}
+
 /* g += d(-log p_y)/dW of example i / m, given p = softmax(s_i). */
 static void softmax_grad_add(const Reg *r, int64_t i, int64_t y, int64_t m, double *g) {
   for (int64_t c = 0; c < r->k; c++) {
@@ -266,8 +273,7 @@ static double softmax_fg(OptrtTask *t, const double *w, double *g) {
   if (g) memset(g, 0, (size_t)t->n * sizeof *g);
   for (int64_t a = 0; a < m; a++) {
     int64_t i = r->idx[a];
-    scores(r, w, i, r->s);
-    f += softmax_probs(r->s, r->p, r->k) - r->s[r->y[i]];
+    f += softmax_at(r, w, i) - r->s[r->y[i]];
     if (g) softmax_grad_add(r, i, r->y[i], m, g);
   }
   return f / (double)m + add_l2(r, w, g);
@@ -280,8 +286,7 @@ static void softmax_hvp(OptrtTask *t, const double *w, const double *v, double *
   memset(hv, 0, (size_t)t->n * sizeof *hv);
   for (int64_t a = 0; a < m; a++) {
     int64_t i = r->idx[a];
-    scores(r, w, i, r->s);
-    softmax_probs(r->s, r->p, r->k);
+    softmax_at(r, w, i);
     scores(r, v, i, r->u);
     double pu = 0;
     for (int64_t c = 0; c < r->k; c++) pu += r->p[c] * r->u[c];
@@ -308,8 +313,7 @@ static void softmax_hessian(OptrtTask *t, const double *w, double *h) {
   int64_t m = reg_batch(t, r), np = t->n;
   memset(h, 0, (size_t)(np * np) * sizeof *h);
   for (int64_t a = 0; a < m; a++) {
-    scores(r, w, r->idx[a], r->s);
-    softmax_probs(r->s, r->p, r->k);
+    softmax_at(r, w, r->idx[a]);
     softmax_hessian_add(r, r->idx[a], 1.0 / (double)m, h, np);
   }
   for (int64_t q = 0; q < r->k * r->d; q++) h[q * np + q] += r->l2;
@@ -322,8 +326,7 @@ static void softmax_gnb(OptrtTask *t, const double *w, uint64_t key, double *out
   memset(out, 0, (size_t)t->n * sizeof *out);
   for (int64_t a = 0; a < m; a++) {
     int64_t i = r->idx[a];
-    scores(r, w, i, r->s);
-    softmax_probs(r->s, r->p, r->k);
+    softmax_at(r, w, i);
     int64_t y = task_sample_category(r->p, r->k, task_uniform(key, (uint64_t)a));
     softmax_grad_add(r, i, y, m, out);
   }
