@@ -4,7 +4,7 @@
  * by default the scheduled program (the step plan with each stage's
  * code); with --before-passes the function-level IR as lowered; with
  * --after PASS the function-level IR after that pass (lower, fold,
- * simplify, hoist, cse, dce) or the plan (schedule); with --after all,
+ * simplify, hoist, cse, contract, dce, bcast) or the plan (schedule); with --after all,
  * each of them in order.  Diagnostics go to stderr.  Exit status: 0, 1
  * when the file has errors, 2 for bad usage or an unreadable file.
  */
@@ -15,7 +15,7 @@
 #include "ir_pipeline.h"
 
 static const char *const PASSES[] = {"lower", "fold", "simplify", "hoist", "cse", "contract",
-                                     "dce", "schedule", "all"};
+                                     "dce", "bcast", "schedule", "all"};
 enum { NPASSES = sizeof PASSES / sizeof PASSES[0], MAX_DIRS = 64 };
 
 static void print_help(void) {
@@ -26,7 +26,8 @@ static void print_help(void) {
          "options:\n"
          "  --before-passes  the function-level IR as lowered, before any pass\n"
          "  --after PASS     the IR after PASS: lower fold simplify hoist cse\n"
-         "                   contract dce (function level) or schedule (the plan)\n"
+         "                   contract dce bcast (function level) or schedule (the\n"
+         "                   plan)\n"
          "  --after all      the IR after lowering and after every pass\n"
          "  -I DIR           also look for imported files in DIR\n"
          "  --no-fp-contract without the contract pass (no fused multiply-add)\n"

@@ -143,6 +143,7 @@ int pass_cse(IrFunc *f);
 int pass_dce(IrFunc *f);
 int pass_hoist(IrFunc *f);
 int pass_contract(IrFunc *f);
+int pass_bcast(IrFunc *f);
 
 /* Folds op over constant arguments; false when it does not apply. */
 bool irf_fold_value(int op, const double *a, int32_t index, double *out);

@@ -96,6 +96,7 @@ static void run_passes(Pipe *P) {
   if (!P->opts || !P->opts->no_contract) /* after cse: use counts final; leaves dead products */
     run(P, "contract", pass_contract);
   run(P, "dce", pass_dce);           /* after cse: merged and rewritten values leave dead ones */
+  run(P, "bcast", pass_bcast);       /* after cse and dce: one scratch per live row/col factor */
   schedule(P);                       /* last: needs dead-free IR (it computes every store) */
 }
 

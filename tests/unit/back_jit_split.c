@@ -104,13 +104,14 @@ static void test_twins(void **state) {
   }
 }
 
-/* Sweeps over a vector domain (Adafactor's mean(R) over R, rows x 1) are
- * compiled like init sweeps; rows x rows domains (Shampoo's L + eps I) and
- * the parameter's are not. */
+/* Sweeps over a vector domain (Adafactor's mean(R) over R, rows x 1, and
+ * its factors rsqrt(R / mean(R)) and rsqrt(C), pass bcast) are compiled
+ * like init sweeps; rows x rows domains (Shampoo's L + eps I) and the
+ * parameter's are not. */
 static void test_small_domains(void **state) {
   (void)state;
   const char *rules[] = {"adafactor", "shampoo", "adam"};
-  const int want[] = {1, 0, 0};
+  const int want[] = {3, 0, 0};
   for (int r = 0; r < 3; r++) {
     IrProgram prog;
     test_stdlib_program(&prog, rules[r]);

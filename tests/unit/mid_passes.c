@@ -1,6 +1,7 @@
 /* mid_passes.c: the function-level passes on hand-built IR (fold,
- * simplify, cse, dce, hoist, contract), the function-level verifier, and the
- * pipeline's dumps (`--after NAME` / `all`). */
+ * simplify, cse, dce, hoist, contract) and from source (bcast), the
+ * function-level verifier, and the pipeline's dumps (`--after NAME` /
+ * `all`). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -336,6 +337,105 @@ static void test_verifier_rejects(void **state) {
   irf_free(&f);
 }
 
+/* Rules on row and column vector states R (rows x 1) and C (1 x cols). */
+#define FACTORED(body)                                                                      \
+  "optimizer f\nhyper lr = 1e-2\nstate R : matrix(rows, 1) = 1\n"                           \
+  "state C : matrix(1, cols) = 1\nupdate {\n  R = 0.9 * R + 0.1 * rowmean(g * g)\n"          \
+  "  C = 0.9 * C + 0.1 * colmean(g * g)\n" body "}\n"
+
+/* The function after dce, then bcast's count of changes. */
+static int bcast_count(const char *src, IrFunc *body) {
+  MidBuild b;
+  mb_init(&b);
+  IrProgram prog;
+  IrFunc init;
+  assert_int_equal(mb_lower(&b, &prog, body, &init, src), 0);
+  pass_fold(body);
+  pass_simplify(body);
+  pass_hoist(body);
+  pass_cse(body);
+  pass_dce(body);
+  int before = mb_count(body, FN_MSWEEP), changes = pass_bcast(body);
+  verify_ok(body);
+  assert_int_equal(mb_count(body, FN_MSWEEP), before + changes);
+  irf_free(&init);
+  ir_program_free(&prog);
+  mb_free(&b);
+  return changes;
+}
+
+/* bcast writes a row or column factor holding a division, square root or
+ * math function to a scratch when a per-element value uses it; cheap
+ * factors, factors only matrix work uses and factors inside a plan-level
+ * `if` stay where they are. */
+static void test_bcast(void **state) {
+  (void)state;
+  IrFunc f;
+  const char *adafactor = FACTORED("  p = p - lr * g * rsqrt(R / mean(R)) * rsqrt(C)\n");
+  assert_int_equal(bcast_count(adafactor, &f), 2);
+  int n = 0;
+  for (int i = 0; i < f.len; i++) {
+    const IrFInst *in = &f.data[i];
+    if (in->op != FN_MSWEEP || in->index >= 0) continue;
+    const IrFInst *v = &f.data[in->args[0]];
+    assert_int_equal(v->op, IR_RSQRT);
+    assert_int_equal(in->mdim[0], v->mdim[0]);
+    assert_int_equal(in->mdim[1], v->mdim[1]);
+    for (int j = i + 1; j < f.len; j++) /* nothing reads the factor itself any more */
+      for (int k = 0; k < 3; k++) assert_int_not_equal(f.data[j].args[k], in->args[0]);
+    n++;
+  }
+  assert_int_equal(n, 2);
+  irf_free(&f);
+  assert_int_equal(bcast_count(FACTORED("  p = p - lr * g * exp(R) / sqrt(C + 1)\n"), &f), 2);
+  irf_free(&f);
+  assert_int_equal(bcast_count(FACTORED("  p = p - lr * g * (R * 2 + 1) * C\n"), &f), 0);
+  irf_free(&f);
+  /* e / C divides per element: only exp(R) is a factor */
+  assert_int_equal(bcast_count(FACTORED("  p = p - lr * g * exp(R) / (C + 1)\n"), &f), 1);
+  irf_free(&f);
+  assert_int_equal(bcast_count(FACTORED("  p = p - lr * g * mean(sqrt(R))\n"), &f), 0);
+  irf_free(&f);
+  const char *in_block = FACTORED("  if t > 3 {\n    p = p - lr * g * sqrt(R) * norm(p)\n  }\n");
+  assert_int_equal(bcast_count(in_block, &f), 0);
+  irf_free(&f);
+}
+
+/* The plan: the factors are swept over their own domains into scratch
+ * buffers of their dims; the parameter sweep loads them, no square root. */
+static void test_bcast_plan(void **state) {
+  (void)state;
+  MidBuild b;
+  mb_init(&b);
+  IrProgram p;
+  const char *src = FACTORED("  p = p - lr * g * rsqrt(R / mean(R)) * rsqrt(C)\n");
+  assert_int_equal(mb_program(&b, &p, src), 0);
+  int rowf = -1, colf = -1;
+  for (int i = 0; i < p.nbufs; i++) {
+    if (p.bufs[i].role != OPTK_BUF_SCRATCH) continue;
+    if (p.bufs[i].dim0 == OPTK_DIM_ROWS && p.bufs[i].dim1 == OPTK_DIM_ONE) rowf = i;
+    if (p.bufs[i].dim0 == OPTK_DIM_ONE && p.bufs[i].dim1 == OPTK_DIM_COLS) colf = i;
+  }
+  assert_true(rowf >= 0 && colf >= 0);
+  const IrStage *last = NULL;
+  for (int k = 0; mb_sweep(&p, k); k++) {
+    const IrStage *st = mb_sweep(&p, k);
+    if (st->op.a == rowf || st->op.a == colf) { /* a factor's own sweep */
+      assert_int_equal(mb_stage_count(st, IR_RSQRT, -1), 1);
+      assert_int_equal(mb_stage_count(st, IR_STORE, st->op.a), 1);
+    }
+    if (mb_stage_count(st, IR_STORE, 0)) last = st;
+  }
+  assert_non_null(last);
+  assert_int_equal(mb_stage_count(last, IR_RSQRT, -1), 0);
+  assert_int_equal(mb_stage_count(last, IR_LOAD, rowf), 1);
+  assert_int_equal(mb_stage_count(last, IR_LOAD, colf), 1);
+  /* as without the pass: g in, g * g out (for the means); p, g in, p out */
+  assert_int_equal(p.bytes_per_element, 20);
+  ir_program_free(&p);
+  mb_free(&b);
+}
+
 static const char RULE[] = "optimizer r\nhyper lr = 0.5\nstate m = 0\nupdate {\n"
                            "  m = 0.5 * m + g^2\n  p = p - lr * m / 2\n}\n";
 
@@ -360,9 +460,9 @@ static void test_dumps(void **state) {
   ir_program_free(&p);
   const char *order[] = {"# after lower", "# after fold",     "# after simplify",
                          "# after hoist", "# after cse",      "# after contract",
-                         "# after dce",   "# after schedule"};
+                         "# after dce",   "# after bcast",    "# after schedule"};
   const char *at = dump.data;
-  for (int i = 0; i < 8; i++) {
+  for (int i = 0; i < 9; i++) {
     at = strstr(at, order[i]);
     assert_non_null(at);
   }
@@ -383,6 +483,8 @@ int main(void) {
       cmocka_unit_test(test_hoist),
       cmocka_unit_test(test_contract),
       cmocka_unit_test(test_contract_rounds_once),
+      cmocka_unit_test(test_bcast),
+      cmocka_unit_test(test_bcast_plan),
       cmocka_unit_test(test_verifier_rejects),
       cmocka_unit_test(test_dumps),
   };
