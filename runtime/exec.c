@@ -130,7 +130,7 @@ static void combine_op(RtExec *x, const OptkOp *op) {
  * error text and fall-back count, merged in tensor order afterwards. */
 typedef struct MatJob {
   RtExec *x;
-  const OptkOp *op;
+  const OptkOp *op, *pair;
   int *rc;
   char *err;
   int64_t *fallbacks;
@@ -138,8 +138,8 @@ typedef struct MatJob {
 
 static void matop_task(void *ctx, int64_t i) {
   MatJob *j = ctx;
-  j->rc[i] = rt_matop(j->x->grp->d, j->op, j->x->t[i], &j->x->o->alloc, j->err + i * RT_ERR_MAX,
-                      &j->fallbacks[i]);
+  j->rc[i] = rt_matop(j->x->grp->d, j->op, j->pair, j->x->t[i], &j->x->o->alloc,
+                      j->err + i * RT_ERR_MAX, &j->fallbacks[i]);
 }
 
 static int matop_failed(RtExec *x, int i, const char *msg) {
@@ -148,9 +148,10 @@ static int matop_failed(RtExec *x, int i, const char *msg) {
                   x->t[i]->index, msg);
 }
 
-static int matop_all(RtExec *x, const OptkOp *op) {
+/* pair: NULL, or the next op, run with op (rt_means_pair). */
+static int matop_all(RtExec *x, const OptkOp *op, const OptkOp *pair) {
   Optrt *o = x->o;
-  MatJob j = {x, op, NULL, NULL, NULL};
+  MatJob j = {x, op, pair, NULL, NULL, NULL};
   if (o->threads > 1 && x->nt > 1) {
     j.rc = rt_calloc(&o->alloc, (size_t)x->nt, sizeof *j.rc);
     j.err = rt_calloc(&o->alloc, (size_t)x->nt, RT_ERR_MAX);
@@ -165,7 +166,7 @@ static int matop_all(RtExec *x, const OptkOp *op) {
   } else {
     char err[RT_ERR_MAX];
     for (int i = 0; i < x->nt && !rc; i++)
-      if (rt_matop(x->grp->d, op, x->t[i], &o->alloc, err, &o->solve_fallbacks))
+      if (rt_matop(x->grp->d, op, pair, x->t[i], &o->alloc, err, &o->solve_fallbacks))
         rc = matop_failed(x, i, err);
   }
   rt_free(&o->alloc, j.rc);
@@ -182,7 +183,7 @@ static int run_op(RtExec *x, const OptkOp *op) {
   case OPTK_OP_HVP: return rt_host_hvp(x, op);
   case OPTK_OP_HESSIAN: return rt_host_hessian(x, op);
   case OPTK_OP_LINESEARCH: return rt_host_linesearch(x, op);
-  case OPTK_OP_MATOP: return matop_all(x, op);
+  case OPTK_OP_MATOP: return matop_all(x, op, NULL);
   case OPTK_OP_GNB: return rt_host_gnb(x, op);
   case OPTK_OP_HISTORY: return rt_history(x, op);
   default: return 0;
@@ -198,6 +199,9 @@ int rt_exec_plan(RtExec *x) {
       pc = op->a;
     } else if (op->kind == OPTK_OP_JUMP_IF_ZERO) {
       pc = x->t[0]->slot[op->b] == 0.0 ? op->a : pc + 1;
+    } else if (pc + 1 < x->nops && rt_means_pair(op, &x->ops[pc + 1])) {
+      if (matop_all(x, op, &x->ops[pc + 1])) return -1;
+      pc += 2;
     } else {
       if (run_op(x, op)) return -1;
       pc++;

@@ -287,53 +287,85 @@ static int solve_op(MatCtx *o, Mat a, Mat b, Mat c) {
   return rc;
 }
 
-/* Element k of an f32 or f64 matrix in double (the dtype test is loop
- * invariant: GCC unswitches the column sums' loop on it). */
+/* Element k of an f32 or f64 matrix in double. */
 static inline double mat_at(const void *data, bool f64, int64_t k) {
   return f64 ? ((const double *)data)[k] : ((const float *)data)[k];
 }
 
-/* Sum of elements [k, k + n) in double: eight running sums (element j
- * into sum j % 8, so that the loop vectorises and is not one add's
- * latency per element), added pairwise, then the rest in order. */
-static double sum8(const void *data, bool f64, int64_t k, int64_t n) {
-  double s[8] = {0};
-  int64_t j = 0;
-  if (f64)
-    for (const double *v = (const double *)data + k; j + 8 <= n; j += 8)
-      for (int l = 0; l < 8; l++) s[l] += v[j + l];
-  else
-    for (const float *v = (const float *)data + k; j + 8 <= n; j += 8)
-      for (int l = 0; l < 8; l++) s[l] += v[j + l];
-  double t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-  for (; j < n; j++) t += mat_at(data, f64, k + j);
-  return t;
-}
+/* The loops below convert and add, nothing else: the baseline x86-64
+ * build (SSE2) does two elements per instruction, so they get AVX2 and
+ * AVX-512 clones, picked once at load time (GCC's and Clang's ifunc
+ * dispatch).  Vectorising over j keeps every sum's order. */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define RT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef RT_CLONES
+#define RT_CLONES
+#endif
 
-/* ROWMEAN and COLMEAN (Adafactor's factored second moments take two a
- * step over the whole gradient): one pass over a in its own dtype, sums
- * in double; with ACCUMULATE c = alpha mean + beta c.  Column sums run
- * in the reference interpreter's order, row sums in sum8's. */
-static int means_op(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat c) {
-  bool rows = op->fn == OPTK_MAT_ROWMEAN, f64 = a.dtype == OPTK_F64;
-  int64_t nout = rows ? a.r : a.c;
-  double *out = rt_calloc(o->alloc, (size_t)nout + 1, sizeof(double));
-  if (!out) return mat_error(o, "matrix op: out of memory");
-  for (int64_t i = 0; i < a.r; i++) {
-    if (rows) out[i] = sum8(a.data, f64, i * a.c, a.c);
-    else
-      for (int64_t j = 0; j < a.c; j++) out[j] += mat_at(a.data, f64, i * a.c + j);
+/* One pass over an r x c matrix of T: rs[i] = the sum of row i in double
+ * (eight running sums, element j into sum j % 8, added pairwise, then
+ * the rest in order: the loop vectorises and is not one add's latency
+ * per element); cs[j] += column j's elements, row after row (the
+ * reference interpreter's order).  Either may be NULL.  A row is read
+ * twice while it sits in the cache, so memory sees one pass. */
+#define DEFINE_SUMS(NAME, T)                                                           \
+  RT_CLONES static void NAME(const T *a, int64_t r, int64_t c, double *rs, double *cs) { \
+    for (int64_t i = 0; i < r; i++) {                                                  \
+      const T *row = a + i * c;                                                        \
+      if (rs) {                                                                        \
+        double s[8] = {0};                                                             \
+        int64_t j = 0;                                                                 \
+        for (; j + 8 <= c; j += 8)                                                     \
+          for (int l = 0; l < 8; l++) s[l] += row[j + l];                              \
+        double sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+        for (; j < c; j++) sum += row[j];                                              \
+        rs[i] = sum;                                                                   \
+      }                                                                                \
+      if (cs)                                                                          \
+        for (int64_t j = 0; j < c; j++) cs[j] += row[j];                               \
+    }                                                                                  \
   }
-  double inner = (double)(rows ? a.c : a.r);
+DEFINE_SUMS(sums_f32, float)
+DEFINE_SUMS(sums_f64, double)
+
+/* c = sum / inner, or with ACCUMULATE c = alpha mean + beta c; sum is
+ * overwritten. */
+static void store_mean(const OptkOp *op, const RtTensor *t, Mat c, double *sum, int64_t nout,
+                       double inner) {
   bool accum = (op->flags & OPTK_MATOP_ACCUMULATE) != 0;
   double alpha = accum ? t->slot[op->d] : 1.0, beta = accum ? t->slot[op->d + 1] : 0.0;
   for (int64_t k = 0; k < nout; k++) {
-    double m = inner > 0 ? out[k] / inner : NAN;
-    out[k] = accum ? alpha * m + beta * mat_at(c.data, c.dtype == OPTK_F64, k) : m;
+    double m = inner > 0 ? sum[k] / inner : NAN;
+    sum[k] = accum ? alpha * m + beta * mat_at(c.data, c.dtype == OPTK_F64, k) : m;
   }
-  store(c, out);
-  rt_free(o->alloc, out);
-  return 0;
+  store(c, sum);
+}
+
+/* ROWMEAN into rc (rop) and COLMEAN into cc (cop) of one matrix a, either
+ * op NULL (Adafactor's factored second moments take both a step over the
+ * whole gradient): one pass over a in its own dtype, sums in double. */
+static int means_op(MatCtx *o, const RtTensor *t, Mat a, const OptkOp *rop, Mat rc,
+                    const OptkOp *cop, Mat cc) {
+  double *rs = rop ? rt_calloc(o->alloc, (size_t)a.r + 1, sizeof(double)) : NULL;
+  double *cs = cop ? rt_calloc(o->alloc, (size_t)a.c + 1, sizeof(double)) : NULL;
+  int rc_ = (rop && !rs) || (cop && !cs) ? mat_error(o, "matrix op: out of memory") : 0;
+  if (!rc_ && a.dtype == OPTK_F64) sums_f64(a.data, a.r, a.c, rs, cs);
+  else if (!rc_) sums_f32(a.data, a.r, a.c, rs, cs);
+  if (!rc_ && rop) store_mean(rop, t, rc, rs, a.r, (double)a.c);
+  if (!rc_ && cop) store_mean(cop, t, cc, cs, a.c, (double)a.r);
+  rt_free(o->alloc, rs);
+  rt_free(o->alloc, cs);
+  return rc_;
+}
+
+bool rt_means_pair(const OptkOp *op, const OptkOp *next) {
+  return op->kind == OPTK_OP_MATOP && next->kind == OPTK_OP_MATOP && op->a == next->a &&
+         op->c != op->a && next->c != next->a && op->c != next->c &&
+         ((op->fn == OPTK_MAT_ROWMEAN && next->fn == OPTK_MAT_COLMEAN) ||
+          (op->fn == OPTK_MAT_COLMEAN && next->fn == OPTK_MAT_ROWMEAN));
 }
 
 /* TRANSPOSE, IDENTITY, COPY in double. */
@@ -353,10 +385,16 @@ static int simple_op(MatCtx *o, const OptkOp *op, const RtTensor *t, Mat a, Mat 
   return rc;
 }
 
-int rt_matop(const OptkDescriptor *d, const OptkOp *op, const RtTensor *t, const RtAlloc *alloc,
-             char *err, int64_t *fallbacks) {
+int rt_matop(const OptkDescriptor *d, const OptkOp *op, const OptkOp *pair, const RtTensor *t,
+             const RtAlloc *alloc, char *err, int64_t *fallbacks) {
   MatCtx ctx = {alloc, err, fallbacks}, *o = &ctx;
   Mat c = mat_for(d, op, op->c, t);
+  if (pair) { /* rt_means_pair(op, pair) */
+    bool rows = op->fn == OPTK_MAT_ROWMEAN;
+    Mat c2 = mat_for(d, pair, pair->c, t);
+    return means_op(o, t, mat_for(d, op, op->a, t), rows ? op : pair, rows ? c : c2,
+                    rows ? pair : op, rows ? c2 : c);
+  }
   Mat a = op->fn == OPTK_MAT_IDENTITY ? c : mat_for(d, op, op->a, t);
   Mat b = op->fn == OPTK_MAT_GEMM || op->fn == OPTK_MAT_SOLVE ? mat_for(d, op, op->b, t) : a;
   switch (op->fn) {
@@ -364,8 +402,8 @@ int rt_matop(const OptkDescriptor *d, const OptkOp *op, const RtTensor *t, const
   case OPTK_MAT_INV_ROOT:
   case OPTK_MAT_EIGVECS: return eig_op(o, op, t, a, c);
   case OPTK_MAT_SOLVE: return solve_op(o, a, b, c);
-  case OPTK_MAT_ROWMEAN:
-  case OPTK_MAT_COLMEAN: return means_op(o, op, t, a, c);
+  case OPTK_MAT_ROWMEAN: return means_op(o, t, a, op, c, NULL, c);
+  case OPTK_MAT_COLMEAN: return means_op(o, t, a, NULL, c, op, c);
   default: return simple_op(o, op, t, a, c);
   }
 }

@@ -163,9 +163,15 @@ int rt_group_has_nonfinite(Optrt *o, RtGroup *grp);
 
 /* ---- host calls and matrix ops ------------------------------------- */
 /* One MATOP for one tensor; thread-safe (runs on pool workers): errors go
- * to err (RT_ERR_MAX bytes), SOLVE fall-backs are added to *fallbacks. */
-int rt_matop(const OptkDescriptor *d, const OptkOp *op, const RtTensor *t, const RtAlloc *alloc,
-             char *err, int64_t *fallbacks);
+ * to err (RT_ERR_MAX bytes), SOLVE fall-backs are added to *fallbacks.
+ * pair: NULL, or the plan's next op when rt_means_pair(op, pair): both
+ * then run in one pass over their operand. */
+int rt_matop(const OptkDescriptor *d, const OptkOp *op, const OptkOp *pair, const RtTensor *t,
+             const RtAlloc *alloc, char *err, int64_t *fallbacks);
+/* Whether op and the next op of the plan are a ROWMEAN and a COLMEAN of
+ * one matrix (in either order) into two other buffers: the same results
+ * from one read of it. */
+bool rt_means_pair(const OptkOp *op, const OptkOp *next);
 /* Checks a MATOP's shapes for one tensor; -1 with a message in o. */
 int rt_matop_check(Optrt *o, const OptkDescriptor *d, const OptkOp *op, const RtTensor *t,
                    const char *label);

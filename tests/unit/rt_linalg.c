@@ -147,6 +147,7 @@ static void test_means(void **state) {
       rm_acc[r] = 0.25 * rm[r] + 0.5 * rm_acc[r];
       near(state_d(o, "rm")[r], rm_acc[r], 1e-15);
       near(rmf[r], rm[r], 1e-7);
+      near(state_d(o, "rms")[r], rm[r], 1e-15);
     }
     for (int c = 0; c < MC; c++) {
       cm_acc[c] = (float)(0.25 * cm[c] + 0.5 * cm_acc[c]);

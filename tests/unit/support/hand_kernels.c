@@ -261,14 +261,17 @@ const OptkDescriptor hk_allmat = {
     .nslot = 4};
 
 /* ---- means: ROWMEAN and COLMEAN from f32 and f64 sources, plain and
- *      accumulating (c = 0.25 mean + 0.5 c: slots 0, 1). */
+ *      accumulating (c = 0.25 mean + 0.5 c: slots 0, 1); side by side
+ *      (the runtime reads the matrix once for both), in both orders, and
+ *      a ROWMEAN on its own. */
 static const OptkBuffer MEANS_B[] = {
     P_BUF, G_BUF,
     BUF("pd", STATE, F64, ROWS, COLS),  /* 2: p in double (COPY) */
     BUF("rm", STATE, F64, ROWS, ONE),   /* 3: 0.25 rowmean(pd) + 0.5 rm */
     BUF("cm", STATE, F32, ONE, COLS),   /* 4: 0.25 colmean(pd) + 0.5 cm */
     BUF("rmf", STATE, F32, ROWS, ONE),  /* 5: rowmean(p) */
-    BUF("cmd", STATE, F64, ONE, COLS)}; /* 6: colmean(p) */
+    BUF("cmd", STATE, F64, ONE, COLS),  /* 6: colmean(p) */
+    BUF("rms", STATE, F64, ROWS, ONE)}; /* 7: rowmean(p), alone */
 
 static void means_s0(OptkScalarCtx *c) {
   c->slot[0] = 0.25;
@@ -280,8 +283,10 @@ static const OptkOp MEANS_OPS[] = {
     MAT(COPY, 0, 0, -1, 2, -1),
     MAT(ROWMEAN, OPTK_MATOP_ACCUMULATE, 2, -1, 3, 0),
     MAT(COLMEAN, OPTK_MATOP_ACCUMULATE, 2, -1, 4, 0),
+    MAT(COLMEAN, 0, 0, -1, 6, -1),
     MAT(ROWMEAN, 0, 0, -1, 5, -1),
-    MAT(COLMEAN, 0, 0, -1, 6, -1)};
+    SCALAR_OP(0),
+    MAT(ROWMEAN, 0, 0, -1, 7, -1)};
 static const OptkScalarFn MEANS_SF[] = {means_s0};
 const OptkDescriptor hk_means = {
     DESC("means", OPTK_NEED_2D, NO_H, MEANS_B, MEANS_OPS), SFNS(MEANS_SF), .nslot = 2};
