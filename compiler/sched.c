@@ -121,6 +121,20 @@ static void level_barrier(Sched *S, LevelWalk *w, int i) {
   case FN_ENDIF:
     S->lvl[i] = max2(w->maxlvl, w->depth ? S->lvl[w->stack[--w->depth]] + 1 : 0);
     break;
+  case FN_MSWEEP:
+    if (in->index < 0) {
+      /* into a scratch (pass bcast's factors, matrix ops' operands): runs
+       * after the sweep and combines of the level where its arguments
+       * exist and after the host calls before it, and orders nothing
+       * else, like a reduction (later events of its level follow it in
+       * program order) */
+      S->lvl[i] = max2(max2(w->base - 1, e - 1), 0);
+      S->ep[i] = S->lvl[i] + 1;
+      w->maxlvl = max2(w->maxlvl, S->lvl[i]);
+      return;
+    }
+    S->lvl[i] = max2(max2(w->base, w->maxlvl), max2(e, w->sync_ep));
+    break;
   default: /* host calls */
     S->lvl[i] = max2(max2(w->base, w->maxlvl), max2(e, w->sync_ep));
     if (in->op == FN_LINESEARCH) {

@@ -402,7 +402,8 @@ static void test_bcast(void **state) {
 }
 
 /* The plan: the factors are swept over their own domains into scratch
- * buffers of their dims; the parameter sweep loads them, no square root. */
+ * buffers of their dims; the parameter sweep loads them, no square root;
+ * the factors' sweeps add no parameter sweep. */
 static void test_bcast_plan(void **state) {
   (void)state;
   MidBuild b;
@@ -432,6 +433,14 @@ static void test_bcast_plan(void **state) {
   assert_int_equal(mb_stage_count(last, IR_LOAD, colf), 1);
   /* as without the pass: g in, g * g out (for the means); p, g in, p out */
   assert_int_equal(p.bytes_per_element, 20);
+  ir_program_free(&p);
+  /* a factor's sweep orders nothing after it: norm(p * R) before the
+   * factor and norm(u) after it still share one parameter sweep (three in
+   * all: g * g for the means, the norms, p's update) */
+  const char *norms = FACTORED("  q = norm(p * R)\n  u = g * rsqrt(R)\n"
+                               "  p = p - lr * u / (norm(u) + q + 1)\n");
+  assert_int_equal(mb_program(&b, &p, norms), 0);
+  assert_int_equal(p.sweeps, 3);
   ir_program_free(&p);
   mb_free(&b);
 }
