@@ -617,16 +617,20 @@ typedef struct Sweep {
   LLVMValueRef accs;   /* [nacc x <8 x double>]: the tail's accumulators
                           (its parameter), the caller's copy for the call */
   LLVMValueRef tail;   /* the scalar remainder function (see sw_tail) */
-  LLVMValueRef wide;         /* cols >= w where sw_rowcol is needed, or NULL */
+  LLVMValueRef wide;         /* cols >= w where sw_lanes is needed, or NULL */
+  LLVMValueRef inv_cols;     /* 1.0f / cols, for sw_lanes_narrow */
   LLVMValueRef r0, r1, c0;   /* the current body's rows and first column */
-  LLVMValueRef first;        /* and its lanes in row r0 (sw_rowcol), or NULL */
-  LLVMValueRef body_i;       /* the current body's first element */
+  LLVMValueRef first;        /* and its lanes in row r0 (sw_lanes_wide) */
   int nacc;
   bool is_tail;        /* accumulators live in accs, not in allocas */
   bool has_red;
 } Sweep;
 
 static void cg_optnone(Codegen *cg, LLVMValueRef fn);
+
+static LLVMBasicBlockRef sw_block(Sweep *s, const char *name) {
+  return LLVMAppendBasicBlockInContext(s->cg->ctx, s->fn, name);
+}
 
 static LLVMTypeRef sw_storage_type(Sweep *s, int buf) {
   switch (s->cg->prog->bufs[buf].dtype) {
@@ -655,48 +659,27 @@ static LLVMValueRef sw_load_one(Sweep *s, int buf, LLVMValueRef pos) {
   return mem;
 }
 
-/* Where the lanes of elements [i, i + w) of the sweep's rows x cols
- * domain fall, computed once per vector body.  The vector loop runs only
- * when cols >= w (sw_loops), so the lanes span at most two rows: lanes
- * l < k = cols - c0 are columns c0 + l of row r0 (r0, c0: row and column
- * of element i, one scalar division), the others columns c0 + l - cols of
- * row r0 + 1.  A row broadcast is then two scalar loads and a select, a
- * column broadcast two masked contiguous loads: no gathers, no vector
- * integer division (LLVM scalarises one: 16 `idiv` a step, and as many in
- * compile time). */
-static void sw_rowcol(Sweep *s, int w) {
-  Codegen *cg = s->cg;
-  LLVMBuilderRef b = cg->b;
-  s->r0 = LLVMBuildSDiv(b, s->body_i, s->cols, "r0");
-  s->c0 = LLVMBuildSub(b, s->body_i, LLVMBuildMul(b, s->r0, s->cols, ""), "c0");
-  LLVMValueRef k = LLVMBuildSub(b, s->cols, s->c0, "");
-  LLVMValueRef wrap = LLVMBuildICmp(b, LLVMIntSLT, k, cg_const_index(cg, w), "");
-  s->r1 = LLVMBuildAdd(b, s->r0, LLVMBuildZExt(b, wrap, cg->i64, ""), "r1");
-  k = LLVMBuildTrunc(b, LLVMBuildSelect(b, wrap, k, cg_const_index(cg, w), ""), cg->i32, "");
+/* <0, 1, ..., w - 1> of integer type t. */
+static LLVMValueRef cg_iota(Codegen *cg, LLVMTypeRef t, int w) {
   LLVMValueRef iota[16];
-  for (int l = 0; l < w; l++) iota[l] = LLVMConstInt(cg->i32, (unsigned)l, 0);
-  s->first = LLVMBuildICmp(b, LLVMIntSLT, LLVMConstVector(iota, (unsigned)w), cg_splat(cg, k, w), "");
+  for (int l = 0; l < w; l++) iota[l] = LLVMConstInt(t, (unsigned)l, 0);
+  return LLVMConstVector(iota, (unsigned)w);
 }
 
-/* Lane rows (pos POS_ROW) or columns (POS_COL) as <w x i64>. */
+/* Lane rows (pos POS_ROW) or columns (POS_COL) of a wide domain as
+ * <w x i64> (see sw_lanes). */
 static LLVMValueRef sw_lane_rowcol(Sweep *s, CgPos pos, int w) {
   Codegen *cg = s->cg;
   LLVMBuilderRef b = cg->b;
   if (pos == POS_ROW)
     return LLVMBuildSelect(b, s->first, cg_splat(cg, s->r0, w), cg_splat(cg, s->r1, w), "");
-  LLVMValueRef iota[16];
-  for (int l = 0; l < w; l++) iota[l] = LLVMConstInt(cg->i64, (unsigned)l, 0);
-  LLVMValueRef c = LLVMBuildAdd(b, cg_splat(cg, s->c0, w), LLVMConstVector(iota, (unsigned)w), "");
+  LLVMValueRef c = LLVMBuildAdd(b, cg_splat(cg, s->c0, w), cg_iota(cg, cg->i64, w), "");
   LLVMValueRef back = LLVMBuildSelect(b, s->first, cg_iconst(cg, w, 0), cg_splat(cg, s->cols, w), "");
   return LLVMBuildSub(b, c, back, "");
 }
 
 static LLVMValueRef sw_position(Sweep *s, CgPos pos, LLVMValueRef idx, int w) {
   LLVMBuilderRef b = s->cg->b;
-  if (w > 1 && (pos == POS_ROW || pos == POS_COL)) {
-    if (!s->first) sw_rowcol(s, w);
-    return sw_lane_rowcol(s, pos, w);
-  }
   switch (pos) {
   case POS_ROW: return LLVMBuildSDiv(b, idx, cg_splat(s->cg, s->cols, w), "");
   case POS_COL: return LLVMBuildSRem(b, idx, cg_splat(s->cg, s->cols, w), "");
@@ -722,32 +705,162 @@ static LLVMValueRef sw_masked_load(Sweep *s, int buf, int w, LLVMValueRef at, LL
   return v;
 }
 
-/* A row or column broadcast's lanes (see sw_rowcol). */
-static LLVMValueRef sw_broadcast(Sweep *s, int buf, int w, CgPos pos) {
-  Codegen *cg = s->cg;
+/* Lane l of the result is lane idx[l] of v (every idx[l] in [0, w)):
+ * written as w extracts and inserts, the form LLVM's x86 back end turns
+ * into one vpermps/vpermpd (AVX-512; vpermps for 8 floats on AVX2); other
+ * targets move the lanes one by one. */
+static LLVMValueRef cg_permute(Codegen *cg, LLVMValueRef v, LLVMValueRef idx, int w) {
   LLVMBuilderRef b = cg->b;
-  if (!s->first) sw_rowcol(s, w);
-  if (pos == POS_ROW)
-    return LLVMBuildSelect(b, s->first, cg_splat(cg, sw_load_one(s, buf, s->r0), w),
-                           cg_splat(cg, sw_load_one(s, buf, s->r1), w), "");
-  LLVMValueRef v = sw_masked_load(s, buf, w, s->c0, s->first,
-                                  LLVMGetPoison(LLVMVectorType(sw_storage_type(s, buf), (unsigned)w)));
-  LLVMValueRef wrapped = LLVMBuildSub(b, s->c0, s->cols, "");
-  return sw_masked_load(s, buf, w, wrapped, LLVMBuildNot(b, s->first, ""), v);
+  if (cg->vector_bits == 512 &&
+      ((w == 16 && LLVMGetElementType(LLVMTypeOf(v)) == cg->f32) ||
+       (w == 8 && LLVMGetElementType(LLVMTypeOf(v)) == cg->f64))) {
+    bool f32 = w == 16;
+    const char *name = f32 ? "llvm.x86.avx512.permvar.sf.512" : "llvm.x86.avx512.permvar.df.512";
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, NULL, 0);
+    LLVMTypeRef fty = LLVMIntrinsicGetType(cg->ctx, id, NULL, 0);
+    LLVMValueRef args[2] = {v, f32 ? idx : LLVMBuildSExt(b, idx, cg_vty(cg->i64, w), "")};
+    return LLVMBuildCall2(b, fty, fn, args, 2, "");
+  }
+  LLVMValueRef out = LLVMGetPoison(LLVMTypeOf(v));
+  for (int l = 0; l < w; l++) {
+    LLVMValueRef lane = LLVMConstInt(cg->i32, (unsigned)l, 0);
+    LLVMValueRef e = LLVMBuildExtractElement(b, v, LLVMBuildExtractElement(b, idx, lane, ""), "");
+    out = LLVMBuildInsertElement(b, out, e, lane, "");
+  }
+  return out;
 }
 
-static LLVMValueRef sw_load(Sweep *s, int buf, int w, LLVMValueRef i, LLVMValueRef idxv) {
+/* Whether instruction `in` of the stage reads lane rows or columns: a row
+ * or column broadcast's load, row() or col(). */
+static bool sw_is_rowcol(const Sweep *s, const IrInst *in) {
+  if (in->op == IR_ROW_INDEX || in->op == IR_COL_INDEX) return true;
+  if (in->op != IR_LOAD) return false;
+  CgPos pos = cg_buffer_pos(s->cg->prog, s->st->op.a, in->index);
+  return pos == POS_ROW || pos == POS_COL;
+}
+
+/* The lanes of a wide domain (cols >= w): they span at most two rows, lanes
+ * l < k = cols - c0 columns c0 + l of row r0, the others columns
+ * c0 + l - cols of row r0 + 1.  A row broadcast is two scalar loads and a
+ * select, a column broadcast two masked contiguous loads. */
+static LLVMValueRef sw_lanes_wide(Sweep *s, const IrInst *in, int w) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  if (!s->first) {
+    LLVMValueRef k = LLVMBuildSub(b, s->cols, s->c0, "");
+    LLVMValueRef wrap = LLVMBuildICmp(b, LLVMIntSLT, k, cg_const_index(cg, w), "");
+    s->r1 = LLVMBuildAdd(b, s->r0, LLVMBuildZExt(b, wrap, cg->i64, ""), "r1");
+    k = LLVMBuildTrunc(b, LLVMBuildSelect(b, wrap, k, cg_const_index(cg, w), ""), cg->i32, "");
+    s->first = LLVMBuildICmp(b, LLVMIntSLT, cg_iota(cg, cg->i32, w), cg_splat(cg, k, w), "");
+  }
+  if (in->op != IR_LOAD)
+    return LLVMBuildSIToFP(b, sw_lane_rowcol(s, in->op == IR_ROW_INDEX ? POS_ROW : POS_COL, w),
+                           cg_vty(s->ct, w), "");
+  int buf = in->index;
+  LLVMValueRef v;
+  if (cg_buffer_pos(cg->prog, s->st->op.a, buf) == POS_ROW) {
+    v = LLVMBuildSelect(b, s->first, cg_splat(cg, sw_load_one(s, buf, s->r0), w),
+                        cg_splat(cg, sw_load_one(s, buf, s->r1), w), "");
+  } else {
+    v = sw_masked_load(s, buf, w, s->c0, s->first,
+                       LLVMGetPoison(LLVMVectorType(sw_storage_type(s, buf), (unsigned)w)));
+    LLVMValueRef wrapped = LLVMBuildSub(b, s->c0, s->cols, "");
+    v = sw_masked_load(s, buf, w, wrapped, LLVMBuildNot(b, s->first, ""), v);
+  }
+  return sw_to_compute(s, v, buf, w);
+}
+
+/* The lanes of a narrow domain (cols < w): lane l is element c0 + l of
+ * the rows from r0 on, row r0 + q and column c0 + l - q cols with
+ * q = (c0 + l) / cols < w.  c0 + l < 2w, so (c0 + l + 0.5) * (1 / cols) in
+ * float is at least 0.5 / cols away from an integer and exact after
+ * truncation.  A row broadcast is the vector of w elements from row r0
+ * permuted by q, a column broadcast the vector from column 0 permuted by
+ * the lane columns; both may reach past the buffer's end into the 64
+ * bytes the runtime allocates after it (docs/abi.md, "Buffers"), lanes no
+ * index picks.  No gathers: 5x slower than the permutes here. */
+static LLVMValueRef sw_lanes_narrow(Sweep *s, const IrInst *in, int w, LLVMValueRef *q,
+                                    LLVMValueRef *c) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  if (!*q) {
+    LLVMValueRef x = LLVMBuildAdd(b, cg_splat(cg, LLVMBuildTrunc(b, s->c0, cg->i32, ""), w),
+                                  cg_iota(cg, cg->i32, w), "");
+    LLVMValueRef xf = LLVMBuildSIToFP(b, x, cg_vty(cg->f32, w), "");
+    xf = LLVMBuildFAdd(b, xf, cg_fconst(cg, cg->f32, w, 0.5), "");
+    xf = LLVMBuildFMul(b, xf, cg_splat(cg, s->inv_cols, w), "");
+    *q = LLVMBuildFPToSI(b, xf, cg_vty(cg->i32, w), "q");
+    LLVMValueRef qc = LLVMBuildMul(b, *q, cg_splat(cg, LLVMBuildTrunc(b, s->cols, cg->i32, ""), w), "");
+    *c = LLVMBuildSub(b, x, qc, "c");
+  }
+  LLVMTypeRef vt = cg_vty(s->ct, w);
+  if (in->op == IR_ROW_INDEX) {
+    LLVMValueRef q64 = LLVMBuildSExt(b, *q, cg_vty(cg->i64, w), "");
+    return LLVMBuildSIToFP(b, LLVMBuildAdd(b, cg_splat(cg, s->r0, w), q64, ""), vt, "");
+  }
+  if (in->op == IR_COL_INDEX) return LLVMBuildSIToFP(b, *c, vt, "");
+  int buf = in->index;
+  bool row = cg_buffer_pos(cg->prog, s->st->op.a, buf) == POS_ROW;
+  LLVMTypeRef sty = sw_storage_type(s, buf);
+  LLVMValueRef from = row ? s->r0 : cg_const_index(cg, 0);
+  LLVMValueRef win = LLVMBuildLoad2(b, LLVMVectorType(sty, (unsigned)w),
+                                    cg_elem(cg, sty, s->base[buf], from), "");
+  sw_tag(s, win, buf);
+  return cg_permute(cg, sw_to_compute(s, win, buf, w), row ? *q : *c, w);
+}
+
+/* Every lane-row or -column value of a vector body (sw_is_rowcol) into
+ * out[k], in the compute type, computed up front: one division for the
+ * body's row r0 and column c0, then a branch on s->wide (loop-invariant,
+ * taken the same way every trip) to sw_lanes_wide or sw_lanes_narrow.
+ * One body serves every shape: the narrow arm costs about 0.5 ms of
+ * compile time per sweep, a second vector body would cost as much again
+ * as the first. */
+static void sw_lanes(Sweep *s, int w, LLVMValueRef i, LLVMValueRef *out) {
+  Codegen *cg = s->cg;
+  LLVMBuilderRef b = cg->b;
+  const IrStage *st = s->st;
+  s->r0 = LLVMBuildSDiv(b, i, s->cols, "r0");
+  s->c0 = LLVMBuildSub(b, i, LLVMBuildMul(b, s->r0, s->cols, ""), "c0");
+  LLVMBasicBlockRef wide = sw_block(s, "wide"), narrow = sw_block(s, "narrow");
+  LLVMBasicBlockRef join = sw_block(s, "lanes");
+  LLVMBuildCondBr(b, s->wide, wide, narrow);
+  LLVMValueRef *alt = xcalloc((size_t)st->ninsts + 1, sizeof *alt);
+  LLVMPositionBuilderAtEnd(b, wide);
+  s->first = NULL;
+  for (int k = 0; k < st->ninsts; k++)
+    if (sw_is_rowcol(s, &st->insts[k])) out[k] = sw_lanes_wide(s, &st->insts[k], w);
+  LLVMBuildBr(b, join);
+  LLVMPositionBuilderAtEnd(b, narrow);
+  LLVMValueRef q = NULL, c = NULL;
+  for (int k = 0; k < st->ninsts; k++)
+    if (sw_is_rowcol(s, &st->insts[k])) alt[k] = sw_lanes_narrow(s, &st->insts[k], w, &q, &c);
+  LLVMBuildBr(b, join);
+  LLVMPositionBuilderAtEnd(b, join);
+  for (int k = 0; k < st->ninsts; k++) {
+    if (!out[k]) continue;
+    LLVMValueRef phi = LLVMBuildPhi(b, LLVMTypeOf(out[k]), "");
+    LLVMValueRef vals[2] = {out[k], alt[k]};
+    LLVMBasicBlockRef from[2] = {wide, narrow};
+    LLVMAddIncoming(phi, vals, from, 2);
+    out[k] = phi;
+  }
+  free(alt);
+}
+
+/* Buffer buf's lanes at elements [i, i + w); row and column broadcasts of
+ * a vector body come from sw_lanes. */
+static LLVMValueRef sw_load(Sweep *s, int buf, int w, LLVMValueRef i) {
   Codegen *cg = s->cg;
   CgPos pos = cg_buffer_pos(cg->prog, s->st->op.a, buf);
   LLVMTypeRef sty = sw_storage_type(s, buf);
   LLVMValueRef raw;
   if (w == 1 || pos == POS_ONE) {
     raw = cg_splat(cg, sw_load_one(s, buf, sw_position(s, pos, i, 1)), w);
-  } else if (pos == POS_FULL) {
+  } else {
     raw = LLVMBuildLoad2(cg->b, LLVMVectorType(sty, w), cg_elem(cg, sty, s->base[buf], i), "");
     sw_tag(s, raw, buf);
-  } else {
-    raw = sw_broadcast(s, buf, w, pos);
   }
   return sw_to_compute(s, raw, buf, w);
 }
@@ -867,7 +980,7 @@ static LLVMValueRef sw_leaf(Sweep *s, const IrInst *in, int k, int w, LLVMValueR
   case IR_STEP: return LLVMBuildUIToFP(cg->b, cg_splat(cg, s->step, w), vt, "");
   case IR_SLOT: return cg_splat(cg, s->slot[in->index], w);
   case IR_RNG: return sw_rng(s, in, s->key[k], w, idxv);
-  case IR_ROW_INDEX:
+  case IR_ROW_INDEX: /* a vector body's come from sw_lanes */
     return LLVMBuildSIToFP(cg->b, sw_position(s, POS_ROW, idxv, w), vt, "");
   case IR_COL_INDEX:
     return LLVMBuildSIToFP(cg->b, sw_position(s, POS_COL, idxv, w), vt, "");
@@ -880,23 +993,25 @@ static void sw_body(Sweep *s, int w, LLVMValueRef i, LLVMValueRef lane) {
   Codegen *cg = s->cg;
   const IrStage *st = s->st;
   LLVMValueRef idxv = cg_splat(cg, i, w);
-  s->body_i = i;
-  s->first = NULL;
   if (w > 1) {
     LLVMValueRef steps[16];
     for (int l = 0; l < w; l++) steps[l] = LLVMConstInt(cg->i64, (unsigned)l, 0);
     idxv = LLVMBuildAdd(cg->b, idxv, LLVMConstVector(steps, (unsigned)w), "");
   }
   LLVMValueRef *val = xcalloc((size_t)st->ninsts + 1, sizeof *val);
+  LLVMValueRef *lanes = xcalloc((size_t)st->ninsts + 1, sizeof *lanes);
+  if (w > 1 && s->wide) sw_lanes(s, w, i, lanes);
   for (int k = 0; k < st->ninsts; k++) {
     const IrInst *in = &st->insts[k];
     LLVMValueRef a[3] = {NULL, NULL, NULL};
     for (int j = 0; j < CG_NARGS[in->op]; j++) a[j] = val[in->args[j]];
-    if (in->op == IR_LOAD) val[k] = sw_load(s, in->index, w, i, idxv);
+    if (lanes[k]) val[k] = lanes[k];
+    else if (in->op == IR_LOAD) val[k] = sw_load(s, in->index, w, i);
     else if (in->op == IR_STORE) sw_store(s, in->index, w, i, a[0]);
     else if (in->op == IR_REDUCE) sw_reduce(s, k, w, a[0], lane);
     else if (!(val[k] = sw_leaf(s, in, k, w, idxv))) val[k] = cg_arith(cg, in, a);
   }
+  free(lanes);
   free(val);
 }
 
@@ -925,16 +1040,10 @@ static void sw_alias_metadata(Sweep *s, int fn) {
   free(scopes);
 }
 
-/* Whether the stage needs lane rows or columns (sw_rowcol). */
+/* Whether the stage needs lane rows or columns (sw_lanes). */
 static bool sw_uses_rowcol(const Sweep *s) {
-  for (int k = 0; k < s->st->ninsts; k++) {
-    const IrInst *in = &s->st->insts[k];
-    if (in->op == IR_ROW_INDEX || in->op == IR_COL_INDEX) return true;
-    if (in->op == IR_LOAD) {
-      CgPos pos = cg_buffer_pos(s->cg->prog, s->st->op.a, in->index);
-      if (pos == POS_ROW || pos == POS_COL) return true;
-    }
-  }
+  for (int k = 0; k < s->st->ninsts; k++)
+    if (sw_is_rowcol(s, &s->st->insts[k])) return true;
   return false;
 }
 
@@ -946,8 +1055,11 @@ static void sw_entry(Sweep *s) {
   s->cols = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, cols), cg->i64);
   s->step = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, step), cg->i64);
   s->partial = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, partial), cg->ptr);
-  if (s->w > 1 && sw_uses_rowcol(s))
+  if (s->w > 1 && sw_uses_rowcol(s)) {
     s->wide = LLVMBuildICmp(cg->b, LLVMIntSGE, s->cols, cg_const_index(cg, s->w), "wide");
+    s->inv_cols = LLVMBuildFDiv(cg->b, LLVMConstReal(cg->f32, 1.0),
+                                LLVMBuildSIToFP(cg->b, s->cols, cg->f32, ""), "inv_cols");
+  }
   LLVMValueRef bufs = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, buf), cg->ptr);
   LLVMValueRef slots = cg_field(cg, s->ctx, offsetof(OptkSweepCtx, slot), cg->ptr);
   for (int k = 0; k < s->st->ninsts; k++) {
@@ -1011,10 +1123,6 @@ static void sw_flush_acc(Sweep *s) {
   }
 }
 
-static LLVMBasicBlockRef sw_block(Sweep *s, const char *name) {
-  return LLVMAppendBasicBlockInContext(s->cg->ctx, s->fn, name);
-}
-
 /* x through an empty asm statement: the same register and no instruction,
  * but nothing the optimisers can see through.  On the vector loop's
  * counter it leaves Loop Strength Reduction no induction variable to
@@ -1044,7 +1152,6 @@ static void sw_loop(Sweep *s, LLVMValueRef ivar, LLVMValueRef bend, int w, LLVMB
   LLVMBuilderRef b = cg->b;
   LLVMBasicBlockRef body = sw_block(s, w > 1 ? "vbody" : "sbody");
   LLVMValueRef go = sw_more(s, LLVMBuildLoad2(b, cg->i64, ivar, "i0"), bend, w);
-  if (w > 1 && s->wide) go = LLVMBuildAnd(b, go, s->wide, ""); /* else all in the tail */
   LLVMBuildCondBr(b, go, body, after);
   LLVMPositionBuilderAtEnd(b, body);
   LLVMValueRef i = LLVMBuildLoad2(b, cg->i64, ivar, "i");
@@ -1136,8 +1243,7 @@ static void sw_release(Sweep *s) {
 }
 
 /* The scalar remainder of a sweep, void tail(ctx, i, end, accs): elements
- * [i, end) of one block, fewer than the vector width (or all of them where
- * broadcasts meet a domain narrower than a vector: sw_rowcol), accumulated
+ * [i, end) of one block, fewer than the vector width, accumulated
  * into the caller's accumulators (lane i % OPTK_LANES: blocks start at
  * multiples of OPTK_BLOCK).  Its own function, compiled optnone: it runs
  * for a few elements per tensor, and optimising a second copy of the

@@ -221,9 +221,10 @@ static int split_inst_cost(const IrInst *in, OptkDType compute) {
 /* A unit is about 0.04 ms of LLVM's time here (2026-11-23, fitted by
  * compiling one function per module, warm): an optimised sweep's loops
  * and tail 40, the lanes' rows and columns (ROW_INDEX, COL_INDEX, a
- * row or column broadcast: sw_rowcol) 30 more and 5 per broadcast load
- * (fitted when they were gathers; the masked loads since cost a little
- * less), an optnone function 10 and a quarter unit per instruction. */
+ * row or column broadcast: sw_lanes, wide and narrow paths) 40 more and
+ * 8 per broadcast load (fitted as 30 and 5 for one path; the narrow
+ * path added about 0.5 ms per such sweep, seventh session), an optnone
+ * function 10 and a quarter unit per instruction. */
 static int split_stage_cost(const IrProgram *prog, const IrStage *st, bool optimised) {
   if (!optimised) return 10 + st->ninsts / 4;
   int c = 40 + st->ninsts / 2;
@@ -232,11 +233,11 @@ static int split_stage_cost(const IrProgram *prog, const IrStage *st, bool optim
     const IrInst *in = &st->insts[k];
     c += split_inst_cost(in, st->compute);
     CgPos pos = in->op == IR_LOAD ? cg_buffer_pos(prog, st->op.a, in->index) : POS_FULL;
-    if (pos == POS_ROW || pos == POS_COL) c += 5;
+    if (pos == POS_ROW || pos == POS_COL) c += 8;
     rowcol = rowcol || pos == POS_ROW || pos == POS_COL || in->op == IR_ROW_INDEX ||
              in->op == IR_COL_INDEX;
   }
-  return c + (rowcol ? 30 : 0);
+  return c + (rowcol ? 40 : 0);
 }
 
 typedef struct SplitFn {

@@ -21,8 +21,11 @@
 #define RT_PRINTF(a, b)
 #endif
 
-/* Tensor buffers are aligned for full AVX-512 cache-line loads. */
+/* Tensor buffers are aligned for full AVX-512 cache-line loads and have
+ * RT_PAD zeroed bytes after their last element: kernels load a vector
+ * from anywhere in a row or column vector (docs/abi.md, "Buffers"). */
 #define RT_ALIGN 64
+#define RT_PAD 64
 /* Largest dense Hessian side: n * n must fit LAPACK's 32-bit indices. */
 #define RT_HESSIAN_MAX 46340
 /* Error texts are one line or two; longer ones are cut. */
@@ -38,7 +41,7 @@ void *rt_malloc(const RtAlloc *a, size_t n);
 void *rt_calloc(const RtAlloc *a, size_t count, size_t size);
 void *rt_realloc(const RtAlloc *a, void *p, size_t n);
 void rt_free(const RtAlloc *a, void *p);
-void *rt_alloc_aligned(const RtAlloc *a, size_t n); /* zeroed, RT_ALIGN */
+void *rt_alloc_aligned(const RtAlloc *a, size_t n); /* zeroed, RT_ALIGN, RT_PAD */
 void rt_free_aligned(const RtAlloc *a, void *p);
 char *rt_strdup(const RtAlloc *a, const char *s);
 

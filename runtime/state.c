@@ -40,12 +40,12 @@ void rt_free(const RtAlloc *a, void *p) {
 }
 
 void *rt_alloc_aligned(const RtAlloc *a, size_t n) {
-  if (n > SIZE_MAX - RT_ALIGN - sizeof(void *)) return NULL;
-  char *raw = rt_malloc(a, n + RT_ALIGN + sizeof(void *));
+  if (n > SIZE_MAX - RT_ALIGN - RT_PAD - sizeof(void *)) return NULL;
+  char *raw = rt_malloc(a, n + RT_ALIGN + RT_PAD + sizeof(void *));
   if (!raw) return NULL;
   uintptr_t at = ((uintptr_t)raw + sizeof(void *) + RT_ALIGN - 1) & ~(uintptr_t)(RT_ALIGN - 1);
   ((void **)at)[-1] = raw;
-  memset((void *)at, 0, n);
+  memset((void *)at, 0, n + RT_PAD);
   return (void *)at;
 }
 

@@ -343,8 +343,9 @@ static void test_bf16_rounding(void **state) {
 
 /* ---- 2-D broadcasts ------------------------------------------------------------------------ */
 
-/* p = p + R * 1000 + C + row * 100000 + col * 7 + S  (R: rows x 1, C: 1 x cols) */
-static void prog_broadcast(IrProgram *p) {
+/* p = p + R * 1000 + C + row * 1000 + col * 7 + S  (R: rows x 1, C: 1 x cols),
+ * every sum exact in f32 for the shapes below. */
+static void prog_broadcast(IrProgram *p, OptkDType compute) {
   ir_program_init(p, "bcast");
   ir_program_add_buffer(p, "p", OPTK_BUF_PARAM, OPTK_F32, OPTK_DIM_ROWS, OPTK_DIM_COLS);
   ir_program_add_buffer(p, "g", OPTK_BUF_GRAD, OPTK_F32, OPTK_DIM_ROWS, OPTK_DIM_COLS);
@@ -352,46 +353,70 @@ static void prog_broadcast(IrProgram *p) {
   ir_program_add_buffer(p, "C", OPTK_BUF_STATE, OPTK_F64, OPTK_DIM_ONE, OPTK_DIM_COLS);
   ir_program_add_buffer(p, "S", OPTK_BUF_STATE, OPTK_F32, OPTK_DIM_ONE, OPTK_DIM_ONE);
   IrStage *w = ir_program_stage(p, false, ir_program_add_stage(p, false, ir_op_sweep(0)));
-  w->compute = OPTK_F64;
+  w->compute = compute;
   int x = ir_emit_leaf(p, w, IR_LOAD, 0);
   int r = ir_emit(p, w, IR_MUL, ir_emit_leaf(p, w, IR_LOAD, 2), ir_emit_const(p, w, 1000), -1);
   x = ir_emit(p, w, IR_ADD, x, r, -1);
   x = ir_emit(p, w, IR_ADD, x, ir_emit_leaf(p, w, IR_LOAD, 3), -1);
-  int ri = ir_emit(p, w, IR_MUL, ir_emit_leaf(p, w, IR_ROW_INDEX, 0), ir_emit_const(p, w, 1e5), -1);
+  int ri = ir_emit(p, w, IR_MUL, ir_emit_leaf(p, w, IR_ROW_INDEX, 0), ir_emit_const(p, w, 1e3), -1);
   int ci = ir_emit(p, w, IR_MUL, ir_emit_leaf(p, w, IR_COL_INDEX, 0), ir_emit_const(p, w, 7), -1);
   x = ir_emit(p, w, IR_ADD, ir_emit(p, w, IR_ADD, x, ri, -1), ci, -1);
   x = ir_emit(p, w, IR_ADD, x, ir_emit_leaf(p, w, IR_LOAD, 4), -1);
   ir_emit_set(p, w, IR_STORE, 0, x);
 }
 
-static void run_broadcast(const OptkDescriptor *d, int64_t rows, int64_t cols) {
+/* R and C as the runtime allocates them (docs/abi.md, "Buffers"), with
+ * 64 bytes after the last element, here NaN: a lane that took a value
+ * from there would show. */
+static void *padded(int64_t n, size_t size) {
+  unsigned char *b = malloc((size_t)n * size + 64);
+  for (size_t k = 0; k < 64; k += 8) memcpy(b + (size_t)n * size + k, &(double){NAN}, 8);
+  return b;
+}
+
+static void run_broadcast(const OptkDescriptor *d, int64_t rows, int64_t cols, int64_t chunk) {
   int64_t n = rows * cols;
-  float *pb, *rb, *p = unaligned_f32(n, &pb), *R = unaligned_f32(rows, &rb);
-  double *cb, *C = unaligned_f64(cols, &cb);
+  float *pb, *p = unaligned_f32(n, &pb), *R = padded(rows, sizeof(float));
+  double *C = padded(cols, sizeof(double));
   float S = 0.5f;
   for (int64_t i = 0; i < n; i++) p[i] = (float)(i % 5);
   for (int64_t i = 0; i < rows; i++) R[i] = (float)(i % 11);
   for (int64_t j = 0; j < cols; j++) C[j] = (double)(j % 13) * 0.25;
   void *bufs[5] = {p, NULL, R, C, &S};
   OptkSweepCtx ctx = {.buf = bufs, .n = n, .rows = rows, .cols = cols};
-  sweep_chunks(d->sweep_fns[0], &ctx, OPTK_BLOCK);
+  sweep_chunks(d->sweep_fns[0], &ctx, chunk);
   for (int64_t i = 0; i < n; i++) {
     int64_t r = i / cols, c = i % cols;
-    double want = (double)(i % 5) + (double)R[r] * 1000 + C[c] + (double)r * 1e5 + (double)c * 7 + 0.5;
-    if (p[i] != (float)want) fail_msg("%lldx%lld at %lld: %g vs %g", (long long)rows,
-                                      (long long)cols, (long long)i, p[i], want);
+    double want = (double)(i % 5) + (double)R[r] * 1000 + C[c] + (double)r * 1e3 + (double)c * 7 + 0.5;
+    if (p[i] != (float)want)
+      fail_msg("%lldx%lld at %lld: %g vs %g", (long long)rows, (long long)cols, (long long)i, p[i], want);
   }
-  free(pb), free(rb), free(cb);
+  free(pb), free(R), free(C);
 }
 
+/* Row and column broadcasts and lane rows and columns in f64 (8 lanes)
+ * and f32 (8 or 16) code for SSE, AVX2 and the host: wide domains (a
+ * vector spans at most two rows), narrow ones (cols below the lanes: a
+ * vector spans up to 16 rows and starts at any column; codegen.c,
+ * sw_lanes), and chunks that start mid-row. */
 static void test_broadcast_2d(void **state) {
-  IrProgram p;
-  prog_broadcast(&p);
-  JitModule *jm = jit(&p);
-  const int64_t shapes[][2] = {{37, 13}, {1, 15}, {7, 1}, {1, 1}, {0, 5}, {101, 1003}};
-  for (int k = 0; k < 6; k++) run_broadcast(jit_descriptor(jm), shapes[k][0], shapes[k][1]);
-  jit_free(jm);
-  ir_program_free(&p);
+  const int64_t shapes[][2] = {{37, 13}, {1, 15}, {7, 1}, {1, 1},  {0, 5},  {101, 1003},
+                               {37, 5},  {40, 1}, {9, 7}, {33, 3}, {5, 15}, {200, 9}};
+  const char *cpus[] = {"x86-64", "haswell", NULL};
+  const OptkDType computes[] = {OPTK_F64, OPTK_F32};
+  for (int t = 0; t < 2; t++) {
+    IrProgram p;
+    prog_broadcast(&p, computes[t]);
+    for (int c = 0; c < 3; c++) {
+      JitModule *jm = jit_at(&p, cpus[c], 2);
+      for (int k = 0; k < 12; k++) {
+        run_broadcast(jit_descriptor(jm), shapes[k][0], shapes[k][1], OPTK_BLOCK);
+        run_broadcast(jit_descriptor(jm), shapes[k][0], shapes[k][1], 29);
+      }
+      jit_free(jm);
+    }
+    ir_program_free(&p);
+  }
 }
 
 /* ---- elementwise math --------------------------------------------------------------------- */

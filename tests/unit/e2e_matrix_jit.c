@@ -1,11 +1,13 @@
 /* e2e_matrix_jit.c: compiled matrix rules (sweeps over matrix domains,
  * MATOPs, matrix states) agree with the reference interpreter.
  *
- * Each rule runs STEPS steps on four 2-D tensors (one 100 x 50, so a
- * rows x rows domain spans three OPTK_BLOCK blocks while p spans two, one
- * 3 x 7, narrower than a vector, and 20 x 17 and 9 x 16 around AVX-512's
- * 16 lanes, where a vector of a row or column broadcast spans two rows or
- * exactly one: codegen.c, sw_rowcol) with the same pseudo-random gradients in the interpreter
+ * Each rule runs STEPS steps on seven 2-D tensors (one 100 x 50, so a
+ * rows x rows domain spans three OPTK_BLOCK blocks while p spans two;
+ * 20 x 17 and 9 x 16 around AVX-512's 16 lanes, where a vector of a row or
+ * column broadcast spans two rows or exactly one; 3 x 7, 37 x 5, 40 x 1
+ * and 6 x 11, narrower than a vector, whose vector steps span up to 16
+ * rows and start at every column: codegen.c, sw_lanes) with the same
+ * pseudo-random gradients in the interpreter
  * (double) and through optc_jit_compile + liboptrt with 1 and 3 threads.
  * The two runtimes must agree bit for bit; each must match the
  * interpreter within REL (f32 sweeps against double, a few steps).  Also
@@ -27,8 +29,8 @@
 #include "optc.h"
 #include "optrt.h"
 
-enum { NT = 4, STEPS = 4 };
-static const int64_t ROWS[NT] = {100, 3, 20, 9}, COLS[NT] = {50, 7, 17, 16};
+enum { NT = 7, STEPS = 4 };
+static const int64_t ROWS[NT] = {100, 3, 20, 9, 37, 40, 6}, COLS[NT] = {50, 7, 17, 16, 5, 1, 11};
 static const double REL = 2e-5, ABS_TOL = 1e-6;
 
 typedef struct Run {
@@ -155,6 +157,26 @@ static void test_factored(void **state) {
            "  p = p - 1e-2 * g * rsqrt(R / mean(R)) * rsqrt(C)\n}\n");
 }
 
+/* The same with an f64 row state: the program computes in double, 8
+ * lanes on AVX-512, so 6 x 11 is wide and 37 x 5 narrow, and the f32
+ * column state is widened before the narrow path's permutes. */
+static void test_factored_f64(void **state) {
+  (void)state;
+  run_rule("factored_f64.opt",
+           "optimizer f\nstate R : matrix(rows, 1) f64 = 0\nstate C : matrix(1, cols) = 0\n"
+           "update {\n  R = 0.9 * R + 0.1 * rowmean(g * g + 1e-30)\n"
+           "  C = 0.9 * C + 0.1 * colmean(g * g + 1e-30)\n"
+           "  p = p - 1e-2 * g * rsqrt(R / mean(R)) * rsqrt(C)\n}\n");
+}
+
+/* Lane rows and columns themselves: I (row == col) in a sweep over a
+ * rows x rows domain, narrow for 6 and 9 rows. */
+static void test_identity(void **state) {
+  (void)state;
+  run_rule("identity.opt", "optimizer id\nstate L : matrix(rows, rows) = 0\nupdate {\n"
+                           "  L = 0.5 * L + 0.1 * g @ g.T + I\n  p = p - 1e-3 * (L @ g)\n}\n");
+}
+
 /* Muon's Newton-Schulz: GEMMs with transposes and an elementwise
  * rows x rows combination swept before each product. */
 static void test_newton_schulz(void **state) {
@@ -224,6 +246,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shampoo_like),
       cmocka_unit_test(test_factored),
+      cmocka_unit_test(test_factored_f64),
+      cmocka_unit_test(test_identity),
       cmocka_unit_test(test_newton_schulz),
       cmocka_unit_test(test_renamed_twins),
       cmocka_unit_test(test_gemm_alpha),

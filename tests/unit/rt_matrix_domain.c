@@ -8,8 +8,8 @@
  *          in scalar states; sweep over p: p = p - lr * g * r[row].
  * Checked: ctx->n/rows/cols are the domain's, partials sized for L (two
  * blocks while p has one), values against a double reference, and bit
- * identity over thread counts and chunk sizes; the validator rejects a
- * domain buffer out of range. */
+ * identity over thread counts and chunk sizes, the zeroed bytes after
+ * every buffer; the validator rejects a domain buffer out of range. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +120,15 @@ static void run(int threads, int64_t chunk, float *p, double *l, double *sum) {
   const double *lv = optrt_state_data(o, gr, 0, "L", NULL, &count);
   assert_int_equal(count, R * R);
   memcpy(l, lv, sizeof(double) * R * R);
+  /* docs/abi.md, "Buffers": 64 zeroed bytes after every runtime buffer
+   * (generated kernels load whole vectors from row and column vectors). */
+  static const char *const owned[] = {"L", "r", "S"};
+  static const unsigned char zero[64];
+  for (int b = 0; b < 3; b++) {
+    const unsigned char *data = optrt_state_data(o, gr, 0, owned[b], NULL, &count);
+    assert_non_null(data);
+    assert_memory_equal(data + count * (int64_t)sizeof(double), zero, sizeof zero);
+  }
   double n = 0;
   assert_int_equal(optrt_scalar_state(o, gr, 0, "sum", sum), 0);
   assert_int_equal(optrt_scalar_state(o, gr, 0, "n", &n), 0);
