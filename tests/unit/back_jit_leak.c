@@ -84,7 +84,7 @@ static void split_cycle(const IrProgram *p) {
   JitModule *jm = NULL;
   char *err = NULL;
   if (jit_compile(p, &t, &jm, &err) != 0) fail_msg("jit_compile: %s", err);
-  assert_int_equal(jit_descriptor(jm)->nsweep_fns, 3);
+  assert_int_equal(jit_descriptor(jm)->nsweep_fns, 2);
   jit_free(jm);
 }
 

@@ -63,9 +63,35 @@ static void test_adam_shapes_and_stores(void **state) {
   const IrFInst *m_new = stored_into(&l.body, 2);
   assert_non_null(m_new);
   assert_int_equal(m_new->op, IR_ADD);
-  /* init stores 0 into m */
-  assert_int_equal(mb_count(&l.init, IR_STORE), 1);
+  /* m = 0 needs no init: buffers start zeroed */
+  assert_int_equal(mb_count(&l.init, IR_STORE), 0);
   assert_int_equal(l.prog.nbufs, 3);
+  lowered_free(&l);
+}
+
+/* A buffer state's init is lowered unless it is the constant +0 (buffers
+ * start zeroed: docs/abi.md, "Buffers"): -0 and 2 - 2 * 1 differ in
+ * their bits or their evaluation only in the first case; matrix states
+ * the same. */
+static void test_zero_init_dropped(void **state) {
+  (void)state;
+  Lowered l;
+  lower_src(&l, "optimizer z\nhyper h = 0\nstate a = 0\nstate b = -0\nstate c = 2 - 2 * 1\n"
+                "state d = 0.5\nstate e = h\nstate R : matrix(rows, 1) = 0\n"
+                "state C : matrix(1, cols) = 1\nupdate {\n"
+                "  a = a + g\n  b = b + g\n  c = c + g\n  d = d + g\n  e = e + g\n"
+                "  R = R + rowmean(g)\n  C = C + colmean(g)\n  p = p - a - b - c - d - e - R - C\n}\n");
+  assert_int_equal(l.errors, 0);
+  for (const char *const *name = (const char *const[]){"a", "c", NULL}; *name; name++)
+    assert_null(stored_into(&l.init, mb_buf(&l.prog, *name)));
+  for (const char *const *name = (const char *const[]){"b", "d", "e", NULL}; *name; name++)
+    assert_non_null(stored_into(&l.init, mb_buf(&l.prog, *name)));
+  int msweeps[2] = {0, 0}; /* into R, into C */
+  for (int i = 0; i < l.init.len; i++)
+    if (l.init.data[i].op == FN_MSWEEP)
+      for (int k = 0; k < 2; k++) msweeps[k] += l.init.data[i].index == mb_buf(&l.prog, k ? "C" : "R");
+  assert_int_equal(msweeps[0], 0);
+  assert_int_equal(msweeps[1], 1);
   lowered_free(&l);
 }
 
@@ -227,6 +253,7 @@ static void test_per_tensor_condition_without_barrier(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_adam_shapes_and_stores),
+      cmocka_unit_test(test_zero_init_dropped),
       cmocka_unit_test(test_def_inlined_per_call),
       cmocka_unit_test(test_scalar_if_becomes_select),
       cmocka_unit_test(test_every_with_barrier_is_a_block),
