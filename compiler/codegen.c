@@ -1255,7 +1255,7 @@ static LLVMValueRef sw_tail(const Sweep *main) {
              .noalias = main->noalias, .is_tail = true};
   t.fn = cg_add_function(cg, "optk_sweep_%d.tail", main->st->op.fn,
                          LLVMFunctionType(cg->voidt, params, 4, 0));
-  LLVMSetLinkage(t.fn, LLVMInternalLinkage);
+  LLVMSetLinkage(t.fn, cg->layer == CG_LAYER_ALL ? LLVMInternalLinkage : LLVMExternalLinkage);
   LLVMSetVisibility(t.fn, LLVMDefaultVisibility);
   cg_optnone(cg, t.fn);
   sw_alloc(&t);
@@ -1274,6 +1274,15 @@ static LLVMValueRef sw_tail(const Sweep *main) {
   return t.fn;
 }
 
+/* The scalar tail of sweep `main` that the plain layer defines. */
+static LLVMValueRef sw_tail_declaration(const Sweep *main) {
+  Codegen *cg = main->cg;
+  LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
+  char name[48];
+  snprintf(name, sizeof name, "optk_sweep_%d.tail", main->st->op.fn);
+  return LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->voidt, params, 4, 0));
+}
+
 /* A sweep function.  The init plan's and those over a vector domain
  * (`scalar`: cg_sweep_small) are one scalar loop compiled optnone: they
  * run once per tensor, or over rows or cols elements, and a vector loop
@@ -1286,7 +1295,15 @@ static void cg_sweep_stage(Codegen *cg, const IrStage *st, bool scalar) {
   s.scope = xcalloc((size_t)nb + 1, sizeof *s.scope);
   s.noalias = xcalloc((size_t)nb + 1, sizeof *s.noalias);
   sw_alias_metadata(&s, st->op.fn);
-  s.tail = scalar ? NULL : sw_tail(&s);
+  if (!scalar && cg->layer == CG_LAYER_OPT) {
+    s.tail = sw_tail_declaration(&s);
+  } else if (!scalar) {
+    s.tail = sw_tail(&s);
+  }
+  if (cg->layer == CG_LAYER_PLAIN && !scalar) { /* the tail alone; the sweep is the other layer's */
+    free(s.scope), free(s.noalias);
+    return;
+  }
   s.fn = cg_add_function(cg, "optk_sweep_%d", st->op.fn, LLVMFunctionType(cg->voidt, params, 3, 0));
   cg->sweep_fns[st->op.fn] = s.fn;
   if (s.w * (st->compute == OPTK_F64 ? 64 : 32) >= 512)
@@ -1550,7 +1567,12 @@ static void cg_stages(Codegen *cg, const IrStage *stages, int n, bool init) {
     if (!sweep && st->op.kind != OPTK_OP_SCALAR) continue;
     bool twin = sweep && !init && cg->twins->of[st->op.fn] != st->op.fn;
     if (twin && !cg_twin_renamed(cg->twins, st->op.fn)) continue; /* see cg_build_part */
-    if (!cg_split_defines(cg->split, cg->part, sweep, st->op.fn)) {
+    bool plain = !sweep || twin || init || cg_sweep_small(cg->prog, st); /* optnone */
+    bool here = cg_split_defines(cg->split, cg->part, sweep, st->op.fn);
+    if (cg->layer == CG_LAYER_PLAIN && !plain) {
+      cg_declare_stage(cg, st); /* for renamed twins; the tail is this layer's */
+      if (!cg->split || cg->split->plain_part == cg->part) cg_sweep_stage(cg, st, false);
+    } else if (!here || (cg->layer == CG_LAYER_OPT && plain)) {
       cg_declare_stage(cg, st);
     } else if (twin) {
       cg_renamed_twin(cg, st);
@@ -1558,7 +1580,6 @@ static void cg_stages(Codegen *cg, const IrStage *stages, int n, bool init) {
       cg_scalar_stage(cg, st);
       cg_optnone(cg, cg->scalar_fns[st->op.fn]);
     } else {
-      bool plain = init || cg_sweep_small(cg->prog, st);
       cg_sweep_stage(cg, st, plain);
       if (plain) cg_optnone(cg, cg->sweep_fns[st->op.fn]);
     }
@@ -1606,10 +1627,18 @@ static void cg_set_target(Codegen *cg, LLVMTargetMachineRef tm) {
   cg->vector_bits = cg_vector_bits(tm);
 }
 
-LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int part,
+/* Whether the module defines any function. */
+static bool cg_defines_some(LLVMModuleRef mod) {
+  for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f))
+    if (!LLVMIsDeclaration(f)) return true;
+  return false;
+}
+
+LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int part, CgLayer layer,
                             LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level,
                             char **err) {
-  Codegen cg = {.ctx = ctx, .prog = prog, .split = split, .part = part};
+  if (opt_level <= 0) layer = CG_LAYER_ALL; /* everything is compiled alike */
+  Codegen cg = {.ctx = ctx, .prog = prog, .split = split, .part = part, .layer = layer};
   CgTwins own_twins = {0};
   const char *name = prog->name ? prog->name : "optimizer";
   cg.mod = LLVMModuleCreateWithNameInContext(name, ctx);
@@ -1626,15 +1655,19 @@ LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int par
     cg_stages(&cg, prog->init_stages, prog->ninit_stages, true);
     for (int f = 0; f < cg.nsweep; f++) /* twins on the same buffers share one function */
       if (!cg_twin_renamed(cg.twins, f)) cg.sweep_fns[f] = cg.sweep_fns[cg.twins->of[f]];
-    if (part == 0) cg_descriptor(&cg, prog->source_sha256);
-    if (!cg.err.len) cg_verify_and_optimise(&cg, tm, opt_level);
+    if (part == 0 && layer != CG_LAYER_PLAIN) cg_descriptor(&cg, prog->source_sha256);
+    if (!cg.err.len) cg_verify_and_optimise(&cg, tm, layer == CG_LAYER_PLAIN ? 0 : opt_level);
   }
   free(cg.scalar_fns);
   free(cg.sweep_fns);
   if (!split) cg_twins_free(&own_twins);
   LLVMDisposeBuilder(cg.b);
   LLVMDisposeTargetData(cg.td);
-  if (!cg.err.len) return cg.mod;
+  if (!cg.err.len && (layer != CG_LAYER_PLAIN || cg_defines_some(cg.mod))) return cg.mod;
+  if (!cg.err.len) {
+    LLVMDisposeModule(cg.mod);
+    return NULL;
+  }
   LLVMDisposeModule(cg.mod);
   *err = str_take(&cg.err);
   return NULL;
@@ -1642,5 +1675,5 @@ LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int par
 
 LLVMModuleRef cg_build_module(const IrProgram *prog, LLVMContextRef ctx,
                               LLVMTargetMachineRef tm, int opt_level, char **err) {
-  return cg_build_part(prog, NULL, 0, ctx, tm, opt_level, err);
+  return cg_build_part(prog, NULL, 0, CG_LAYER_ALL, ctx, tm, opt_level, err);
 }

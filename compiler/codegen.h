@@ -77,6 +77,9 @@ typedef struct CgSplit {
   unsigned char *scalar_part;  /* [nscalar]: the part defining SCALAR function i */
   unsigned char *sweep_part;   /* [nsweep] */
   CgTwins twins;               /* cg_sweep_twins */
+  int plain_part;              /* at -O1 and above, the part whose plain layer
+                                  (CgLayer) holds every optnone function and
+                                  every tail: one module for them all */
 } CgSplit;
 
 /* Whether a step sweep runs over a vector domain, a matrix buffer of
@@ -95,8 +98,21 @@ void cg_split_free(CgSplit *s);
  * s NULL or one part, every function; a twin on the same buffers, none. */
 bool cg_split_defines(const CgSplit *s, int part, bool sweep, int fn);
 
-/* cg_build_module for one part of `split` (NULL: the whole program). */
-LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int part,
+/* A part's functions in one module, or in two compiled apart: the
+ * optimised sweeps and the descriptor (CG_LAYER_OPT), and everything
+ * compiled optnone (CG_LAYER_PLAIN: SCALAR stages, sweeps' scalar tails,
+ * small-domain and init sweeps, renamed twins), which the JIT compiles
+ * with a target machine at CodeGenOptLevel::None: the fast register
+ * allocator and none of the optimising back end's machine passes, which
+ * optnone functions otherwise still go through (docs/abi.md, "JIT code
+ * generation in parts").  Each module declares what the other defines;
+ * a tail defined in the plain module is external, `optk_sweep_N.tail`. */
+typedef enum CgLayer { CG_LAYER_ALL, CG_LAYER_OPT, CG_LAYER_PLAIN } CgLayer;
+
+/* cg_build_module for one part of `split` (NULL: the whole program), the
+ * functions of one layer (opt_level <= 0: CG_LAYER_ALL only); NULL with
+ * *err NULL when that layer has no function. */
+LLVMModuleRef cg_build_part(const IrProgram *prog, const CgSplit *split, int part, CgLayer layer,
                             LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level,
                             char **err);
 

@@ -23,6 +23,7 @@ typedef struct Codegen {
   int nscalar, nsweep;
   const CgSplit *split; /* NULL: the module defines every function */
   int part;
+  CgLayer layer;        /* which of the part's functions this module defines */
   const CgTwins *twins; /* cg_sweep_twins (the split's, or owned) */
   Str err;
 } Codegen;

@@ -241,7 +241,7 @@ static int split_stage_cost(const IrProgram *prog, const IrStage *st, bool optim
 }
 
 typedef struct SplitFn {
-  bool sweep;
+  bool sweep, optimised;
   int fn, cost;
 } SplitFn;
 
@@ -273,13 +273,14 @@ static int split_collect(const IrProgram *prog, const IrStage *stages, int n, bo
     int fn = st->op.fn;
     if (fn < 0 || (sweep && !init && s->twins.of[fn] != fn)) continue;
     bool optimised = sweep && !init && opt_level > 0 && !cg_sweep_small(prog, st);
-    out[nout++] = (SplitFn){sweep, fn, split_stage_cost(prog, st, optimised)};
+    out[nout++] = (SplitFn){sweep, optimised, fn, split_stage_cost(prog, st, optimised)};
   }
   return nout;
 }
 
 void cg_split_plan(const IrProgram *prog, int max_parts, int opt_level, CgSplit *s) {
   *s = (CgSplit){.nparts = 1};
+  bool layered = opt_level > 0;
   split_count(prog->stages, prog->nstages, s);
   split_count(prog->init_stages, prog->ninit_stages, s);
   cg_sweep_twins(prog, s->nsweep, &s->twins);
@@ -295,27 +296,43 @@ void cg_split_plan(const IrProgram *prog, int max_parts, int opt_level, CgSplit 
   int parts = max_parts < 1 ? 1 : max_parts > CG_MAX_PARTS ? CG_MAX_PARTS : max_parts;
   while (parts > 1 && total / parts < CG_SPLIT_MIN_COST) parts--;
   if (parts > 1) {
+    /* Longest first to the least loaded part; layered, the optnone
+     * functions then go together to the least loaded part (one plain
+     * module: a module's fixed cost, paid once). */
     qsort(fns, (size_t)nfns, sizeof *fns, split_fn_cmp);
-    int load[CG_MAX_PARTS] = {5}; /* part 0: the descriptor */
+    int load[CG_MAX_PARTS] = {5}, plain_cost = 0; /* part 0: the descriptor */
     for (int i = 0; i < nfns; i++) {
+      if (layered && !fns[i].optimised) {
+        plain_cost += fns[i].cost;
+        continue;
+      }
       int best = 0;
       for (int p = 1; p < parts; p++)
         if (load[p] < load[best]) best = p;
       load[best] += fns[i].cost;
       (fns[i].sweep ? s->sweep_part : s->scalar_part)[fns[i].fn] = (unsigned char)best;
     }
+    for (int p = 1; p < parts; p++)
+      if (load[p] < load[s->plain_part]) s->plain_part = p;
+    load[s->plain_part] += plain_cost;
+    for (int i = 0; i < nfns; i++)
+      if (layered && !fns[i].optimised)
+        (fns[i].sweep ? s->sweep_part : s->scalar_part)[fns[i].fn] = (unsigned char)s->plain_part;
     /* Renumber so that the parts in use are 0..n-1 (part 0 stays 0). */
     int map[CG_MAX_PARTS], used = 1;
     map[0] = 0;
     for (int p = 1; p < parts; p++) map[p] = load[p] > 0 ? used++ : -1;
     for (int i = 0; i < s->nscalar; i++) s->scalar_part[i] = (unsigned char)map[s->scalar_part[i]];
     for (int i = 0; i < s->nsweep; i++) s->sweep_part[i] = (unsigned char)map[s->sweep_part[i]];
+    s->plain_part = map[s->plain_part];
     s->nparts = used;
   }
   /* A renamed twin's function calls its original's: same part, so that
-   * the call never crosses objects. */
+   * the call never crosses objects (layered, it is in the plain module,
+   * and calls there cross objects anyway). */
   for (int f = 0; f < s->nsweep; f++)
-    if (cg_twin_renamed(&s->twins, f)) s->sweep_part[f] = s->sweep_part[s->twins.of[f]];
+    if (cg_twin_renamed(&s->twins, f))
+      s->sweep_part[f] = (unsigned char)(layered ? s->plain_part : s->sweep_part[s->twins.of[f]]);
   free(fns);
 }
 

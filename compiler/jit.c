@@ -49,6 +49,9 @@ typedef struct JitEngine {
    * are made on first use.  Target machines are not thread-safe: one per
    * compiling thread. */
   LLVMTargetMachineRef tms[CG_MAX_PARTS];
+  /* tms0[k]: the same at CodeGenOptLevel::None, for part k's optnone
+   * functions (CG_LAYER_PLAIN), made on first use */
+  LLVMTargetMachineRef tms0[CG_MAX_PARTS];
   char *cpu, *features;    /* the key; NULL: the host's */
   int opt_level;
   bool busy;               /* a compile holds it */
@@ -108,6 +111,8 @@ static void jit_engine_free(JitEngine *e) {
   if (e->jit) jit_dispose(e->jit);
   for (int k = 0; k < CG_MAX_PARTS; k++)
     if (e->tms[k]) LLVMDisposeTargetMachine(e->tms[k]);
+  for (int k = 0; k < CG_MAX_PARTS; k++)
+    if (e->tms0[k]) LLVMDisposeTargetMachine(e->tms0[k]);
   free(e->cpu);
   free(e->features);
   free(e);
@@ -191,46 +196,46 @@ static int jit_threads(const CgTarget *t) {
 }
 
 /* `optk_scalar_N` or `optk_sweep_N`: a function the descriptor lists. */
+/* optk_scalar_N, optk_sweep_N and a sweep's tail optk_sweep_N.tail. */
 static bool jit_is_stage_fn(const char *name) {
   const char *rest = strncmp(name, "optk_scalar_", 12) == 0  ? name + 12
                      : strncmp(name, "optk_sweep_", 11) == 0 ? name + 11
                                                               : NULL;
-  if (!rest || !*rest) return false;
-  for (; *rest; rest++)
-    if (*rest < '0' || *rest > '9') return false;
-  return true;
+  if (!rest || *rest < '0' || *rest > '9') return false;
+  while (*rest >= '0' && *rest <= '9') rest++;
+  return !*rest || (strcmp(rest, ".tail") == 0 && strncmp(name, "optk_sweep_", 11) == 0);
 }
 
-/* JIT-only symbol names and linkage for part `part` of `nparts`:
- * - one part: every function internal (only the descriptor refers to
- *   them);
- * - several: the descriptor's functions are named `<name>.<serial>` in
- *   every part, defined in the part the plan gives them (external there
- *   unless it is part 0, which refers to them) and declared in part 0;
- *   helpers (scalar tails) stay internal to their part; the math
- *   library's functions are declarations and keep their names;
+/* JIT-only symbol names and linkage for a module of part `part`
+ * (`alone`: the program's only module):
+ * - alone: every function internal (only the descriptor refers to them);
+ * - else: stage functions and tails are named `<name>.<serial>` in every
+ *   module, external where defined, except the optimised functions of
+ *   part 0 when no other module calls them (one part, one layer: the
+ *   descriptor alone refers to them); the math library's functions are
+ *   declarations and keep their names;
  * - the descriptor (part 0) is `optk_descriptor.<serial>`, written into
  *   name.  Serials make every compile's names unique in the engine. */
-static void jit_localise(LLVMModuleRef mod, int part, int nparts, unsigned long serial,
+static void jit_localise(LLVMModuleRef mod, int part, bool alone, unsigned long serial,
                          char *name, size_t cap) {
   for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
     size_t len;
     const char *fname = LLVMGetValueName2(f, &len);
     bool stage = jit_is_stage_fn(fname);
-    if (stage && nparts > 1) {
+    if (stage && !alone) {
       char renamed[64];
       snprintf(renamed, sizeof renamed, "%s.%lu", fname, serial);
       LLVMSetValueName2(f, renamed, strlen(renamed));
     }
     if (LLVMIsDeclaration(f)) continue;
-    bool shared = stage && part != 0;
+    bool shared = stage && !alone;
     LLVMSetLinkage(f, shared ? LLVMExternalLinkage : LLVMInternalLinkage);
     LLVMSetVisibility(f, LLVMDefaultVisibility);
   }
-  if (part != 0) return;
-  snprintf(name, cap, "%s.%lu", OPTK_DESCRIPTOR_SYMBOL, serial);
   LLVMValueRef g = LLVMGetNamedGlobal(mod, OPTK_DESCRIPTOR_SYMBOL);
-  if (g) LLVMSetValueName2(g, name, strlen(name));
+  if (part != 0 || !g) return;
+  snprintf(name, cap, "%s.%lu", OPTK_DESCRIPTOR_SYMBOL, serial);
+  LLVMSetValueName2(g, name, strlen(name));
 }
 
 /* One part's work: build, optimise and compile to an object in memory. */
@@ -238,33 +243,44 @@ typedef struct JitPart {
   const IrProgram *prog;
   const CgSplit *split;
   int part;
-  LLVMTargetMachineRef tm;
+  LLVMTargetMachineRef tm, tm0; /* tm0: the plain layer's (its part only, -O1 and up) */
   int opt_level;
   unsigned long serial;
   char descriptor[64];       /* part 0: the descriptor's name */
-  LLVMMemoryBufferRef obj;   /* out: the object file */
+  LLVMMemoryBufferRef obj[2]; /* out: the object files of the two layers (or NULL) */
   char *err;                 /* out: why there is none */
 } JitPart;
 
-static void *jit_part_run(void *arg) {
-  JitPart *jp = arg;
+/* One layer of a part: build, optimise and compile to obj[k]. */
+static void jit_layer_run(JitPart *jp, CgLayer layer, LLVMTargetMachineRef tm, int k) {
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMModuleRef mod =
-      cg_build_part(jp->prog, jp->split, jp->part, ctx, jp->tm, jp->opt_level, &jp->err);
+      cg_build_part(jp->prog, jp->split, jp->part, layer, ctx, tm, jp->opt_level, &jp->err);
   if (mod) {
-    jit_localise(mod, jp->part, jp->split->nparts, jp->serial, jp->descriptor,
-                 sizeof jp->descriptor);
+    jit_localise(mod, jp->part, jp->split->nparts == 1 && layer == CG_LAYER_ALL, jp->serial,
+                 jp->descriptor, sizeof jp->descriptor);
     char *msg = NULL;
-    if (LLVMTargetMachineEmitToMemoryBuffer(jp->tm, mod, LLVMObjectFile, &msg, &jp->obj)) {
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &jp->obj[k])) {
       Str s = {0};
       str_printf(&s, "cannot compile the optimizer: %s", msg ? msg : "unknown LLVM error");
       jp->err = str_take(&s);
-      jp->obj = NULL;
+      jp->obj[k] = NULL;
     }
     LLVMDisposeMessage(msg);
     LLVMDisposeModule(mod);
   }
   LLVMContextDispose(ctx);
+}
+
+/* A part's work: its optimised layer with tm and, in the plan's plain
+ * part, every optnone function with tm0 (codegen.h, CgLayer); at -O0 one
+ * module. */
+static void *jit_part_run(void *arg) {
+  JitPart *jp = arg;
+  bool layered = jp->opt_level > 0;
+  jit_layer_run(jp, layered ? CG_LAYER_OPT : CG_LAYER_ALL, jp->tm, 0);
+  if (layered && !jp->err && jp->part == jp->split->plain_part)
+    jit_layer_run(jp, CG_LAYER_PLAIN, jp->tm0, 1);
   return NULL;
 }
 
@@ -314,12 +330,17 @@ static int jit_add_program(JitEngine *e, const IrProgram *prog, int threads,
   CgSplit split;
   cg_split_plan(prog, threads, e->opt_level, &split);
   CgTarget t = {.cpu = e->cpu, .features = e->features, .opt_level = e->opt_level};
-  for (int k = 1; k < split.nparts && !*err; k++)
+  CgTarget t0 = {.cpu = e->cpu, .features = e->features, .opt_level = 0};
+  for (int k = 0; k < split.nparts && !*err; k++) {
     if (!e->tms[k]) e->tms[k] = cg_target_machine(&t, err);
+    if (e->opt_level > 0 && k == split.plain_part && !*err && !e->tms0[k])
+      e->tms0[k] = cg_target_machine(&t0, err);
+  }
   JitPart parts[CG_MAX_PARTS];
   unsigned long serial = e->serial++;
   for (int k = 0; k < split.nparts; k++)
     parts[k] = (JitPart){.prog = prog, .split = &split, .part = k, .tm = e->tms[k],
+                         .tm0 = e->opt_level > 0 ? e->tms0[k] : NULL,
                          .opt_level = e->opt_level, .serial = serial};
   if (!*err) jit_run_parts(parts, split.nparts);
   for (int k = 0; k < split.nparts && !*err; k++)
@@ -330,13 +351,15 @@ static int jit_add_program(JitEngine *e, const IrProgram *prog, int threads,
   }
   for (int k = 0; k < split.nparts; k++) {
     free(parts[k].err);
-    if (!parts[k].obj) continue;
-    if (*err) {
-      LLVMDisposeMemoryBuffer(parts[k].obj);
-      continue;
+    for (int l = 0; l < 2; l++) {
+      if (!parts[k].obj[l]) continue;
+      if (*err) {
+        LLVMDisposeMemoryBuffer(parts[k].obj[l]);
+        continue;
+      }
+      LLVMErrorRef er = LLVMOrcLLJITAddObjectFileWithRT(e->jit, *rt, parts[k].obj[l]); /* takes it */
+      if (er) jit_error(er, "cannot add the optimizer to the JIT", err);
     }
-    LLVMErrorRef er = LLVMOrcLLJITAddObjectFileWithRT(e->jit, *rt, parts[k].obj); /* takes it */
-    if (er) jit_error(er, "cannot add the optimizer to the JIT", err);
   }
   cg_split_free(&split);
   return *err ? -1 : 0;

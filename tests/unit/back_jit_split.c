@@ -6,10 +6,14 @@
  *   sweep or one thread stays in one part, Adam's step sweep gets a part
  *   of its own, FAdam's two pow sweeps one each, the matrix rules split
  *   into as many parts as allowed, and the plan is deterministic.
+ * - Layers: at -O1 and above every optnone function is in the plan's
+ *   plain part (one module compiled at CodeGenOptLevel::None), at -O0 no
+ *   layers.
  * - The code: stdlib rules compiled with 1, 2 and 8 code generation
  *   threads run STEPS steps through liboptrt on the same 2-D tensors and
  *   must leave bit-identical parameters (each function's machine code is
- *   the same whichever part compiles it).
+ *   the same whichever part compiles it), and the same as the rule's AOT
+ *   library, one module compiled by one target machine at -O2.
  * - Twins: muon's unrolled Newton-Schulz sweeps are emitted once.
  * - Concurrency: several threads compile split rules at once (each
  *   compile starting part threads of its own) and free them in any order.
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -54,6 +59,16 @@ static int check_plan(const IrProgram *prog, int max_parts, int opt_level) {
     }
   }
   for (int p = 1; p < s.nparts; p++) assert_true(per_part[p] > 0); /* dense */
+  assert_true(s.plain_part >= 0 && s.plain_part < s.nparts);
+  for (int i = 0; opt_level > 0 && i < prog->nstages + prog->ninit_stages; i++) {
+    bool init = i >= prog->nstages;
+    const IrStage *st = init ? &prog->init_stages[i - prog->nstages] : &prog->stages[i];
+    int fn = st->op.fn;
+    if (st->op.kind == OPTK_OP_SCALAR) assert_int_equal(s.scalar_part[fn], s.plain_part);
+    bool renamed = !init && st->op.kind == OPTK_OP_SWEEP && cg_twin_renamed(&s.twins, fn);
+    if (st->op.kind == OPTK_OP_SWEEP && (init || renamed || cg_sweep_small(prog, st)))
+      assert_int_equal(s.sweep_part[fn], s.plain_part);
+  }
   CgSplit again;
   cg_split_plan(prog, max_parts, opt_level, &again);
   assert_int_equal(again.nparts, s.nparts);
@@ -169,17 +184,9 @@ static void test_plan(void **state) {
   ir_program_free(&prog);
 }
 
-/* One rule compiled with `threads` code generation threads, stepped on
- * fresh copies of the same tensors; the parameters after STEPS steps. */
-static float *run_rule(const char *rule, const char *source, int threads) {
-  OptcOptions o;
-  optc_options_init(&o);
-  o.jit_threads = threads;
-  OptcJit *jit = optc_jit_compile(rule, source, strlen(source), &o);
-  if (!jit) fail_msg("%s does not compile with %d threads", rule, threads);
-  char *err = NULL;
-  OptrtKernel *k = optrt_wrap_descriptor(optc_jit_descriptor(jit), &err);
-  if (!k) fail_msg("%s: wrap: %s", rule, err ? err : "?");
+/* Kernel k stepped on fresh copies of the same tensors; the parameters
+ * after STEPS steps. */
+static float *run_kernel(const char *rule, OptrtKernel *k) {
   int64_t total = 0;
   for (int t = 0; t < NT; t++) total += ROWS[t] * COLS[t];
   float *p = malloc((size_t)total * sizeof *p), *g = malloc((size_t)total * sizeof *g);
@@ -208,9 +215,39 @@ static float *run_rule(const char *rule, const char *source, int threads) {
     if (optrt_step(rt)) fail_msg("%s: step: %s", rule, optrt_last_error(rt));
   }
   optrt_destroy(rt);
+  free(g);
+  return p;
+}
+
+/* The rule JIT-compiled with `threads` code generation threads. */
+static float *run_rule(const char *rule, const char *source, int threads) {
+  OptcOptions o;
+  optc_options_init(&o);
+  o.jit_threads = threads;
+  OptcJit *jit = optc_jit_compile(rule, source, strlen(source), &o);
+  if (!jit) fail_msg("%s does not compile with %d threads", rule, threads);
+  char *err = NULL;
+  OptrtKernel *k = optrt_wrap_descriptor(optc_jit_descriptor(jit), &err);
+  if (!k) fail_msg("%s: wrap: %s", rule, err ? err : "?");
+  float *p = run_kernel(rule, k);
   optrt_kernel_close(k);
   optc_jit_free(jit);
-  free(g);
+  return p;
+}
+
+/* The rule at `path` as an AOT library. */
+static float *run_library(const char *rule, const char *path) {
+  char lib[64];
+  snprintf(lib, sizeof lib, "/tmp/optc-split-%ld-%s.so", (long)getpid(), rule);
+  OptcOptions o;
+  optc_options_init(&o);
+  if (optc_compile_library(path, lib, &o) != 0) fail_msg("%s: optc_compile_library failed", rule);
+  char *err = NULL;
+  OptrtKernel *k = optrt_open_library(lib, &err);
+  if (!k) fail_msg("%s: %s", rule, err ? err : "?");
+  float *p = run_kernel(rule, k);
+  optrt_kernel_close(k);
+  unlink(lib);
   return p;
 }
 
@@ -221,7 +258,10 @@ static void test_same_code(void **state) {
   for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
     char path[512];
     char *src = test_stdlib_source(rules[r], path, sizeof path);
-    float *one = run_rule(rules[r], src, 1);
+    float *one = run_rule(rules[r], src, 1), *aot = run_library(rules[r], path);
+    if (memcmp(one, aot, (size_t)total * sizeof *one) != 0)
+      fail_msg("%s: the JIT's layers and the AOT library's one module differ", rules[r]);
+    free(aot);
     const int threads[] = {2, 8};
     for (int i = 0; i < 2; i++) {
       float *split = run_rule(rules[r], src, threads[i]);
