@@ -1,12 +1,15 @@
 /* bench_main.c: `make bench`.  For Adam, AdamW, Lion, LAMB, SGD with
  * momentum and Adagrad at N = 1M, 16M, 64M and 1 and 2 threads: the
  * generated kernel, the hand-written loop and the bandwidth kernel side by
- * side; the JIT clock of every stdlib rule; many small tensors against one
- * large one.  Prints tables, writes JSON and an SVG plot.
+ * side; Adafactor on a square and a narrow 2-D parameter against its
+ * bandwidth kernel; the JIT clock of every stdlib rule; many small
+ * tensors against one large one.  Prints tables, writes JSON and an SVG
+ * plot.
  *
  *   optc-bench [--quick] [--out DIR] [--rules adam,lion] [--sizes 1,16,64]
  *              [--threads 1,2] [--no-jit] [--no-small]
- * Sizes are in Mi elements.  --quick: 1M and 4M, short repetitions. */
+ * Sizes are in Mi elements.  --quick: 1M and 4M (matrices 512 x 512 and
+ * 65536 x 8), short repetitions. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
@@ -135,6 +138,36 @@ static int run_kernels(const Args *a, BenchRow *rows, int *nrows) {
   return 0;
 }
 
+/* Adafactor (a rule for 2-D parameters; no hand-written loop) on a
+ * square matrix and a narrow one (fewer columns than a vector's lanes:
+ * docs/abi.md, "Code shape"). */
+static int run_matrices(const Args *a, BenchRow *rows, int *nrows) {
+  static const int64_t full[][2] = {{2048, 2048}, {262144, 8}}, quick[][2] = {{512, 512}, {65536, 8}};
+  if (!wanted(a, "adafactor")) return 0;
+  char path[512];
+  rule_path(path, sizeof path, "adafactor.opt");
+  for (int s = 0; s < 2; s++)
+    for (int t = 0; t < a->nthreads; t++) {
+      const int64_t *shape = a->quick ? quick[s] : full[s];
+      BenchOptions o;
+      bench_options_init(&o);
+      o.n = shape[0] * shape[1];
+      o.cols = shape[1];
+      o.threads = a->threads[t];
+      if (a->quick) o.min_seconds = 0.1, o.min_reps = 3;
+      char *err = NULL;
+      if (bench_measure(path, &o, &rows[*nrows], &err) != 0) {
+        fprintf(stderr, "optc-bench: adafactor: %s\n", err);
+        free(err);
+        return -1;
+      }
+      fprintf(stderr, "  adafactor %lldx%lld threads=%d done\n", (long long)shape[0],
+              (long long)shape[1], a->threads[t]);
+      (*nrows)++;
+    }
+  return 0;
+}
+
 static double aot_wall_ms(const char *path, const char *out_dir) {
   char so[600];
   snprintf(so, sizeof so, "%s/aot-bench.so", out_dir);
@@ -229,9 +262,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "optc-bench: error: cannot create %s\n", a.out_dir);
     return 2;
   }
-  static BenchRow rows[NRULES * 8 * 4];
+  static BenchRow rows[NRULES * 8 * 4 + 2 * 4];
   int nrows = 0;
-  if (run_kernels(&a, rows, &nrows) != 0) return 1;
+  if (run_kernels(&a, rows, &nrows) != 0 || run_matrices(&a, rows, &nrows) != 0) return 1;
   static BenchJit jit[256];
   static char names[256][64];
   int nj = a.jit ? run_jit(&a, jit, names, 256) : 0;
@@ -245,6 +278,7 @@ int main(int argc, char **argv) {
   }
   vectorization_note();
   if (nrows) bench_print_table(stdout, rows, nrows);
+  if (nrows) bench_print_matrix(stdout, rows, nrows);
   if (nj) bench_print_jit(stdout, jit, nj);
   if (ns) bench_print_small(stdout, small, ns);
   return write_outputs(&a, rows, nrows, jit, nj, small, ns) == 0 ? 0 : 1;

@@ -436,7 +436,7 @@ int bench_measure(const char *path, const BenchOptions *o, BenchRow *row, char *
   }
   if (rc == 0) rc = run_rounds(&gen, hwp, &bw, o, &r, err);
   if (rc == 0) {
-    *row = (BenchRow){.n = o->n, .threads = o->threads,
+    *row = (BenchRow){.n = o->n, .cols = o->cols, .threads = o->threads,
                       .bytes_per_element = tr.bytes_per_element, .sweeps = tr.nsweeps,
                       .reps = r.n};
     snprintf(row->rule, sizeof row->rule, "%s", o->rule_label ? o->rule_label : name);

@@ -27,6 +27,7 @@ void bench_print_table(FILE *out, const BenchRow *rows, int nrows) {
           "target(>=16M)");
   for (int i = 0; i < nrows; i++) {
     const BenchRow *r = &rows[i];
+    if (r->cols) continue;
     double to_bw = r->to_bw, to_hw = r->to_hw;
     const char *v = "-";
     if (r->n >= 16 * 1024 * 1024) {
@@ -38,6 +39,19 @@ void bench_print_table(FILE *out, const BenchRow *rows, int nrows) {
             r->gen_ms, bench_gbps(r, r->gen_ms),
             r->hw_ms > 0 ? bench_gbps(r, r->hw_ms) : NAN, bench_gbps(r, r->bw_ms),
             to_bw, to_hw, v);
+  }
+}
+
+void bench_print_matrix(FILE *out, const BenchRow *rows, int nrows) {
+  fprintf(out, "\n%-14s %15s %3s %5s %9s %8s %9s %8s  %s\n", "rule", "shape", "thr", "B/el",
+          "gen ms", "gen GB/s", "bw ms", "gen/bw", "(2-D parameters: no target)");
+  for (int i = 0; i < nrows; i++) {
+    const BenchRow *r = &rows[i];
+    if (!r->cols) continue;
+    char shape[32];
+    snprintf(shape, sizeof shape, "%lldx%lld", (long long)(r->n / r->cols), (long long)r->cols);
+    fprintf(out, "%-14s %15s %3d %5d %9.3f %8.2f %9.3f %7.3fx\n", r->rule, shape, r->threads,
+            r->bytes_per_element, r->gen_ms, bench_gbps(r, r->gen_ms), r->bw_ms, r->to_bw);
   }
 }
 
@@ -73,8 +87,8 @@ void bench_write_json(FILE *out, const BenchRow *rows, int nrows, const BenchJit
   fprintf(out, "{\n  \"kernels\": [\n");
   for (int i = 0; i < nrows; i++) {
     const BenchRow *r = &rows[i];
-    fprintf(out, "    {\"rule\": \"%s\", \"n\": %lld, \"threads\": %d, ", r->rule,
-            (long long)r->n, r->threads);
+    fprintf(out, "    {\"rule\": \"%s\", \"n\": %lld, \"cols\": %lld, \"threads\": %d, ",
+            r->rule, (long long)r->n, (long long)r->cols, r->threads);
     fprintf(out, "\"bytes_per_element\": %d, \"sweeps\": %d, \"reps\": %d, ",
             r->bytes_per_element, r->sweeps, r->reps);
     json_num(out, "gen_ms", r->gen_ms, false);
@@ -111,7 +125,7 @@ void bench_write_json(FILE *out, const BenchRow *rows, int nrows, const BenchJit
 enum { PANEL_W = 300, PANEL_H = 240, MARGIN = 55, COLS = 3 };
 
 static bool same_panel(const BenchRow *a, const BenchRow *b) {
-  return strcmp(a->rule, b->rule) == 0 && a->threads == b->threads;
+  return !a->cols && !b->cols && strcmp(a->rule, b->rule) == 0 && a->threads == b->threads;
 }
 
 static double panel_max(const BenchRow *rows, int nrows, const BenchRow *key) {
@@ -175,6 +189,7 @@ void bench_write_svg(FILE *out, const BenchRow *rows, int nrows) {
   int npanels = 0;
   double lnmin = INFINITY, lnmax = -INFINITY;
   for (int i = 0; i < nrows; i++) {
+    if (rows[i].cols) continue;
     bool first = true;
     for (int k = 0; k < i; k++)
       if (same_panel(&rows[k], &rows[i])) first = false;
@@ -191,8 +206,8 @@ void bench_write_svg(FILE *out, const BenchRow *rows, int nrows) {
                "bandwidth limit</tspan>  (GB/s of the rule's traffic)</text>\n");
   int index = 0;
   for (int i = 0; i < nrows; i++) {
-    bool first = true;
-    for (int k = 0; k < i; k++)
+    bool first = !rows[i].cols;
+    for (int k = 0; k < i && first; k++)
       if (same_panel(&rows[k], &rows[i])) first = false;
     if (first) panel(out, rows, nrows, &rows[i], index++, lnmin, lnmax);
   }

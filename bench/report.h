@@ -9,6 +9,7 @@
 typedef struct BenchRow {
   char rule[40];         /* "adam" */
   int64_t n;             /* f32 elements */
+  int64_t cols;          /* 0: p is a vector; else a matrix of n / cols x cols */
   int threads;
   int bytes_per_element; /* from optc info */
   int sweeps;
@@ -36,14 +37,18 @@ typedef struct BenchSmall {
 
 double bench_gbps(const BenchRow *r, double ms);
 
+/* The rows of vectors (cols 0) against the targets; bench_print_matrix
+ * the others (no targets: docs/performance.md, "Rules on 2-D
+ * parameters"). */
 void bench_print_table(FILE *out, const BenchRow *rows, int nrows);
+void bench_print_matrix(FILE *out, const BenchRow *rows, int nrows);
 void bench_print_jit(FILE *out, const BenchJit *j, int n);
 void bench_print_small(FILE *out, const BenchSmall *s, int n);
 /* One JSON object {"kernels": [...], "jit": [...], "small_tensors": [...]}. */
 void bench_write_json(FILE *out, const BenchRow *rows, int nrows, const BenchJit *j,
                       int nj, const BenchSmall *s, int ns);
-/* One panel per (rule, threads): GB/s against N (log scale) for generated,
- * hand-written and the bandwidth limit. */
+/* One panel per (rule, threads) of the vector rows: GB/s against N (log
+ * scale) for generated, hand-written and the bandwidth limit. */
 void bench_write_svg(FILE *out, const BenchRow *rows, int nrows);
 
 #endif
