@@ -327,6 +327,9 @@ int search_evaluator_eval(void *user, int worker, const char *text, double *scor
   for (int k = 0; k < e->ntasks; k++) scores[k] = SEARCH_WORST;
   OptcOptions o;
   optc_options_init(&o);
+  /* Workers evaluating side by side already use the CPUs: a compile's
+   * own code generation threads would only contend with them. */
+  if (e->nworkers > 1) o.jit_threads = 1;
   OptcJit *jit = optc_jit_compile(e->anchor, text, strlen(text), &o);
   if (!jit) return -1;
   pthread_mutex_lock(&e->lock);
