@@ -195,8 +195,8 @@ static int jit_threads(const CgTarget *t) {
   return n < 1 ? 1 : n > JIT_AUTO_THREADS ? JIT_AUTO_THREADS : (int)n;
 }
 
-/* `optk_scalar_N` or `optk_sweep_N`: a function the descriptor lists. */
-/* optk_scalar_N, optk_sweep_N and a sweep's tail optk_sweep_N.tail. */
+/* optk_scalar_N or optk_sweep_N (a function the descriptor lists) or a
+ * sweep's tail, optk_sweep_N.tail. */
 static bool jit_is_stage_fn(const char *name) {
   const char *rest = strncmp(name, "optk_scalar_", 12) == 0  ? name + 12
                      : strncmp(name, "optk_sweep_", 11) == 0 ? name + 11
@@ -210,10 +210,9 @@ static bool jit_is_stage_fn(const char *name) {
  * (`alone`: the program's only module):
  * - alone: every function internal (only the descriptor refers to them);
  * - else: stage functions and tails are named `<name>.<serial>` in every
- *   module, external where defined, except the optimised functions of
- *   part 0 when no other module calls them (one part, one layer: the
- *   descriptor alone refers to them); the math library's functions are
- *   declarations and keep their names;
+ *   module and external where defined (another module may call them or
+ *   list them: the descriptor, a renamed twin, a sweep's tail); the math
+ *   library's functions are declarations and keep their names;
  * - the descriptor (part 0) is `optk_descriptor.<serial>`, written into
  *   name.  Serials make every compile's names unique in the engine. */
 static void jit_localise(LLVMModuleRef mod, int part, bool alone, unsigned long serial,

@@ -997,13 +997,14 @@ static void lower_inits(Lower *L, IrFunc *init) {
     const AstNode *s = L->sp->states[i];
     double c;
     if (L->state_hist[i] >= 0) continue; /* starts empty: len = 0 */
-    bool constant = lower_constant(L, s->state.init, &c);
-    if (L->state_ss[i] >= 0 && constant) {
+    if (L->state_ss[i] >= 0 && lower_constant(L, s->state.init, &c)) {
       L->prog->sstates[L->state_ss[i]].init = c;
       continue;
     }
-    /* Buffers start zeroed (docs/abi.md, "Buffers"): +0 needs no sweep. */
-    if (constant && c == 0 && !signbit(c)) continue;
+    /* Buffers start zeroed (docs/abi.md, "Buffers"): a literal 0 needs no
+     * sweep (-0, written as a negation, does). */
+    const AstNode *value = s->state.init;
+    if (value->kind == AST_NUM && value->num.value == 0) continue;
     int v = lower_expr(L, s->state.init);
     if (L->state_mbuf[i] >= 0) {
       const IrBuffer *b = &L->prog->bufs[L->state_mbuf[i]];
