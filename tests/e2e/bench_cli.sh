@@ -2,7 +2,8 @@
 # `optc bench`: usage errors exit 2 with a message; a rule on 2-D
 # parameters wants --shape and says so; --shape runs it on a matrix and
 # reports the shape and the traffic of p-sized arrays only (Adafactor's R
-# and C are not streams: 28 bytes and 3 sweeps, as `optc info` counts).
+# and C are not streams: 28 bytes and 3 sweeps, as `optc info` counts);
+# --json gives the shape as n and cols.
 #   bench_cli.sh OPTC SOURCE_DIR
 set -u
 optc=$1
@@ -39,6 +40,16 @@ else
     grep -qxF -- "$want" <(sed 's/\(ratio_to_bandwidth: \).*/\1/' "$dir/out") ||
       { fail "bench --shape 64x48: no line '$want' in:"; cat "$dir/out"; }
   done
+  passed=$((passed + 1))
+fi
+# A narrow matrix (8 columns, fewer than a vector's lanes) as JSON: the
+# shape in "n" and "cols".
+"$optc" bench "$std/adafactor.opt" --shape 300x8 --json >"$dir/out" 2>"$dir/err"
+if [ $? != 0 ]; then
+  fail "bench --shape 300x8 --json:"; cat "$dir/err"
+elif ! grep -qF '"n": 2400, "cols": 8,' "$dir/out"; then
+  fail "bench --shape 300x8 --json: no n and cols in:"; cat "$dir/out"
+else
   passed=$((passed + 1))
 fi
 if [ "$failed" = 0 ]; then echo "$passed passed, 0 failed"; else echo "failed"; fi
