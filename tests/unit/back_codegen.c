@@ -477,13 +477,7 @@ static int emit_math(IrProgram *p, IrStage *w, int k, int x, int y) {
 }
 
 static void prog_math(IrProgram *p, OptkDType dt) {
-  ir_program_init(p, "math");
-  ir_program_add_buffer(p, "p", OPTK_BUF_PARAM, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
-  ir_program_add_buffer(p, "g", OPTK_BUF_GRAD, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
-  ir_program_add_buffer(p, "x", OPTK_BUF_STATE, dt, OPTK_DIM_N, OPTK_DIM_ONE);
-  ir_program_add_buffer(p, "y", OPTK_BUF_STATE, dt, OPTK_DIM_N, OPTK_DIM_ONE);
-  for (int k = 0; k < MATH_OUT; k++)
-    ir_program_add_buffer(p, "out", OPTK_BUF_STATE, dt, OPTK_DIM_N, OPTK_DIM_ONE);
+  back_prog_math_buffers(p, "math", dt, MATH_OUT);
   IrStage *w = ir_program_stage(p, false, ir_program_add_stage(p, false, ir_op_sweep(0)));
   w->compute = dt;
   int x = ir_emit_leaf(p, w, IR_LOAD, 2), y = ir_emit_leaf(p, w, IR_LOAD, 3);

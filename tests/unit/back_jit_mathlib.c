@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "back.h"
+#include "back_progs.h"
 #include "ir_build.h"
 #include "tmpdir.h"
 
@@ -44,13 +45,7 @@ enum { N = 3 * OPTK_BLOCK + 13, NOUT = 6, NBUF = 4 + NOUT };
 /* x, y (f32 states) in; out[k] = exp, log, log1p, tanh, sigmoid of x
  * (SWEEP 0) and pow(x, y) (SWEEP 1), in f32. */
 static void prog_mathlib(IrProgram *p) {
-  ir_program_init(p, "mathlib");
-  ir_program_add_buffer(p, "p", OPTK_BUF_PARAM, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
-  ir_program_add_buffer(p, "g", OPTK_BUF_GRAD, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
-  ir_program_add_buffer(p, "x", OPTK_BUF_STATE, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
-  ir_program_add_buffer(p, "y", OPTK_BUF_STATE, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
-  for (int k = 0; k < NOUT; k++)
-    ir_program_add_buffer(p, "out", OPTK_BUF_STATE, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
+  back_prog_math_buffers(p, "mathlib", OPTK_F32, NOUT);
   static const IrOp unary[] = {IR_EXP, IR_LOG, IR_LOG1P, IR_TANH, IR_SIGMOID};
   IrStage *w = ir_program_stage(p, false, ir_program_add_stage(p, false, ir_op_sweep(0)));
   w->compute = OPTK_F32;

@@ -1,5 +1,5 @@
 /* back_progs.h: hand-built IrPrograms shared by the back-end tests
- * (back_codegen.c, back_jit_leak.c, back_aot.c).  Header-only so that the
+ * (back_codegen.c, back_jit_leak.c, back_aot.c, back_jit_mathlib.c).  Header-only so that the
  * front-end tests, which also compile tests/unit/support/, do not need the
  * IR builders. */
 #ifndef OPTC_TEST_BACK_PROGS_H
@@ -36,6 +36,19 @@ static inline void back_prog_axpy(IrProgram *p) {
   p->sweeps = 1;
   p->bytes_per_element = 20;
   p->state_bytes_per_element = 4;
+}
+
+/* The buffers of an elementwise math test: p and g (f32), x and y (dt),
+ * then nout outputs "out" (dt), all shaped like p (buffers 4..). */
+static inline void back_prog_math_buffers(IrProgram *p, const char *name, OptkDType dt,
+                                          int nout) {
+  ir_program_init(p, name);
+  ir_program_add_buffer(p, "p", OPTK_BUF_PARAM, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
+  ir_program_add_buffer(p, "g", OPTK_BUF_GRAD, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE);
+  ir_program_add_buffer(p, "x", OPTK_BUF_STATE, dt, OPTK_DIM_N, OPTK_DIM_ONE);
+  ir_program_add_buffer(p, "y", OPTK_BUF_STATE, dt, OPTK_DIM_N, OPTK_DIM_ONE);
+  for (int k = 0; k < nout; k++)
+    ir_program_add_buffer(p, "out", OPTK_BUF_STATE, dt, OPTK_DIM_N, OPTK_DIM_ONE);
 }
 
 #endif
