@@ -17,29 +17,76 @@ double bench_gbps(const BenchRow *r, double ms) {
 
 static long online_cpus(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
 
+/* P(B = j), B ~ Binomial(n, 1/2), in logs so that no n underflows. */
+static double binom_half_pmf(int n, int j) {
+  return exp(lgamma(n + 1.0) - lgamma(j + 1.0) - lgamma(n - j + 1.0) - n * log(2.0));
+}
+
+double bench_median_ci(const double *x, int n, double *lo, double *hi) {
+  int k = 1;
+  double below = binom_half_pmf(n, 0); /* P(B <= k-1) */
+  for (;;) {
+    double next = below + binom_half_pmf(n, k);
+    if (2 * k >= n || 2 * next > 0.05) break;
+    below = next;
+    k++;
+  }
+  *lo = x[k - 1];
+  *hi = x[n - k];
+  return 1 - 2 * below;
+}
+
+/* -1: significantly below 1.0, 0: below but not significantly, 1: >= 1.0
+ * (or no ratio). */
+static int ratio_status(double median, double hi) {
+  if (isnan(median) || median >= 1.0) return 1;
+  return hi < 1.0 ? -1 : 0;
+}
+
+const char *bench_kernel_verdict(const BenchRow *r) {
+  if (r->cols || r->n < 16 * 1024 * 1024) return "-";
+  int bw = ratio_status(r->to_bw, r->to_bw_hi), hw = ratio_status(r->to_hw, r->to_hw_hi);
+  int worst = bw < hw ? bw : hw;
+  return worst == 1 ? "ok" : worst == -1 ? "MISS" : "MISS(ns)";
+}
+
+/* "0.981-1.004", or "-" when there is no ratio. */
+static const char *ci_text(char *buf, size_t len, double lo, double hi) {
+  if (isnan(lo) || isnan(hi)) snprintf(buf, len, "-");
+  else snprintf(buf, len, "%.3f-%.3f", lo, hi);
+  return buf;
+}
+
 static const char *verdict(double ratio, double target) {
   return ratio >= target ? "ok" : "MISS";
 }
 
 void bench_print_table(FILE *out, const BenchRow *rows, int nrows) {
-  fprintf(out, "%-14s %9s %3s %5s %9s %8s %8s %8s %8s %8s  %s\n", "rule", "N", "thr",
-          "B/el", "gen ms", "gen GB/s", "hw GB/s", "bw GB/s", "gen/bw", "gen/hw",
-          "target(>=16M)");
+  fprintf(out, "%-14s %9s %3s %5s %9s %8s %8s %8s %8s %12s %8s %12s  %s\n", "rule", "N",
+          "thr", "B/el", "gen ms", "gen GB/s", "hw GB/s", "bw GB/s", "gen/bw", "95% CI",
+          "gen/hw", "95% CI", "target(>=16M)");
+  int missed = 0, significant = 0, judged = 0;
   for (int i = 0; i < nrows; i++) {
     const BenchRow *r = &rows[i];
     if (r->cols) continue;
-    double to_bw = r->to_bw, to_hw = r->to_hw;
-    const char *v = "-";
-    if (r->n >= 16 * 1024 * 1024) {
-      bool ok = to_bw >= 1.0 && (isnan(to_hw) || to_hw >= 1.0);
-      v = ok ? "ok" : "MISS";
-    }
-    fprintf(out, "%-14s %8.0fM %3d %5d %9.3f %8.2f %8.2f %8.2f %7.3fx %7.3fx  %s\n",
+    const char *v = bench_kernel_verdict(r);
+    judged += strcmp(v, "-") != 0;
+    missed += strncmp(v, "MISS", 4) == 0;
+    significant += strcmp(v, "MISS") == 0;
+    char bw[32], hw[32];
+    fprintf(out, "%-14s %8.0fM %3d %5d %9.3f %8.2f %8.2f %8.2f %7.3fx %12s %7.3fx %12s  %s\n",
             r->rule, (double)r->n / (1024 * 1024), r->threads, r->bytes_per_element,
             r->gen_ms, bench_gbps(r, r->gen_ms),
-            r->hw_ms > 0 ? bench_gbps(r, r->hw_ms) : NAN, bench_gbps(r, r->bw_ms),
-            to_bw, to_hw, v);
+            r->hw_ms > 0 ? bench_gbps(r, r->hw_ms) : NAN, bench_gbps(r, r->bw_ms), r->to_bw,
+            ci_text(bw, sizeof bw, r->to_bw_lo, r->to_bw_hi), r->to_hw,
+            ci_text(hw, sizeof hw, r->to_hw_lo, r->to_hw_hi), v);
   }
+  if (judged)
+    fprintf(out,
+            "targets: %d of %d configurations missed, %d of them significantly (MISS: the "
+            "95%% confidence\ninterval of the paired ratio lies below 1.0; MISS(ns): the "
+            "median is below 1.0, the interval reaches it)\n",
+            missed, judged, significant);
 }
 
 void bench_print_matrix(FILE *out, const BenchRow *rows, int nrows) {
@@ -96,8 +143,12 @@ void bench_write_json(FILE *out, const BenchRow *rows, int nrows, const BenchJit
     json_num(out, "bw_ms", r->bw_ms, false);
     json_num(out, "gen_gbps", bench_gbps(r, r->gen_ms), false);
     json_num(out, "ratio_to_bandwidth", r->to_bw, false);
-    json_num(out, "ratio_to_handwritten", r->to_hw, true);
-    fprintf(out, "}%s\n", i + 1 < nrows ? "," : "");
+    json_num(out, "ratio_to_bandwidth_lo", r->to_bw_lo, false);
+    json_num(out, "ratio_to_bandwidth_hi", r->to_bw_hi, false);
+    json_num(out, "ratio_to_handwritten", r->to_hw, false);
+    json_num(out, "ratio_to_handwritten_lo", r->to_hw_lo, false);
+    json_num(out, "ratio_to_handwritten_hi", r->to_hw_hi, false);
+    fprintf(out, "\"verdict\": \"%s\"}%s\n", bench_kernel_verdict(r), i + 1 < nrows ? "," : "");
   }
   fprintf(out, "  ],\n  \"jit\": [\n");
   for (int i = 0; i < nj; i++) {

@@ -18,6 +18,9 @@ typedef struct BenchRow {
    * none): the median over rounds of each round's own ratio, the three
    * kernels of a round having run back to back (docs/performance.md). */
   double to_bw, to_hw;
+  /* 95% confidence intervals of those medians (bench_median_ci), NaN
+   * when there is no ratio. */
+  double to_bw_lo, to_bw_hi, to_hw_lo, to_hw_hi;
   int reps;
 } BenchRow;
 
@@ -36,6 +39,20 @@ typedef struct BenchSmall {
 } BenchSmall;
 
 double bench_gbps(const BenchRow *r, double ms);
+
+/* The distribution-free confidence interval of the median of the n >= 1
+ * values x[0..n) sorted ascending: [x[k-1], x[n-k]] for the largest k with
+ * 2 P(B <= k-1) <= 0.05, B ~ Binomial(n, 1/2), so that it holds the true
+ * median with probability >= 95% (k = 1, the whole range, when n < 6,
+ * where no interval reaches 95%).  Returns the coverage. */
+double bench_median_ci(const double *x, int n, double *lo, double *hi);
+
+/* The target verdict of a kernel row at N >= 16M: "ok" when both ratios
+ * are >= 1.0; "MISS" when one is below 1.0 with its whole confidence
+ * interval; "MISS(ns)" when the median is below 1.0 but the interval
+ * reaches 1.0 (a miss, not significant in this run); "-" below 16M and
+ * for matrices (no target). */
+const char *bench_kernel_verdict(const BenchRow *r);
 
 /* The rows of vectors (cols 0) against the targets; bench_print_matrix
  * the others (no targets: docs/performance.md, "Rules on 2-D

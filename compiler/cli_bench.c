@@ -1,5 +1,6 @@
 /* cli_bench.c: `optc bench FILE [--n N | --shape RxC] [--threads T]
- * [--set NAME=VALUE]... [--no-fp-contract] [--json]`: one rule's generated kernel against the bandwidth kernel of
+ * [--rounds R] [--min-time S] [--set NAME=VALUE]... [--no-fp-contract]
+ * [--json]`: one rule's generated kernel against the bandwidth kernel of
  * its traffic (and its hand-written loop, for the rules bench/ has one),
  * measured side by side (bench/benchlib.c).  `make bench` runs the whole
  * benchmark. */
@@ -15,13 +16,21 @@ enum { MAX_SETS = 64 };
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: optc bench FILE [--n N | --shape RxC] [--threads T]\n"
-          "                  [--set NAME=VALUE]... [--no-fp-contract] [--json]\n\n"
+          "usage: optc bench FILE [--n N | --shape RxC] [--threads T] [--rounds R]\n"
+          "                  [--min-time S] [--set NAME=VALUE]... [--no-fp-contract]\n"
+          "                  [--json]\n\n"
           "Times one step of the rule's generated kernel on one tensor of N f32\n"
           "elements (default 16777216; --shape: an R x C matrix, for rules on\n"
           "2-D parameters), side by side with a plain C kernel that\n"
           "moves the same bytes (the memory-bandwidth limit) and, for adam, adamw,\n"
           "lion, lamb, sgd and adagrad, a hand-written C loop of the same rule.\n"
+          "Each round runs the three once, back to back; rounds repeat until at\n"
+          "least R (default 11) unpreempted ones and S seconds (default 1) have\n"
+          "passed (at most 200 rounds, 20000 with --min-time).  Times are medians over rounds; each ratio is the median of\n"
+          "the rounds' own ratios, with its 95%% confidence interval (_ci95).\n"
+          "At N >= 16M the verdict applies the target (both ratios >= 1.0):\n"
+          "ok, MISS (the interval lies below 1.0) or MISS(ns) (the median is\n"
+          "below 1.0, the interval reaches it); more rounds narrow the interval.\n"
           "--no-fp-contract compiles the rule without fused multiply-add\n"
           "(optc compile --help), to see what the fusion is worth.\n");
 }
@@ -34,8 +43,13 @@ static void print_text(const BenchRow *r, int64_t cols) {
   printf("reps: %d\nms_per_step: %.4f\ngbps: %.3f\n", r->reps, r->gen_ms,
          bench_gbps(r, r->gen_ms));
   printf("bandwidth_ms: %.4f\nratio_to_bandwidth: %.3f\n", r->bw_ms, r->to_bw);
-  if (r->hw_ms > 0)
+  printf("ratio_to_bandwidth_ci95: %.3f %.3f\n", r->to_bw_lo, r->to_bw_hi);
+  if (r->hw_ms > 0) {
     printf("handwritten_ms: %.4f\nratio_to_handwritten: %.3f\n", r->hw_ms, r->to_hw);
+    printf("ratio_to_handwritten_ci95: %.3f %.3f\n", r->to_hw_lo, r->to_hw_hi);
+  }
+  const char *v = bench_kernel_verdict(r); /* "-": no target at this size */
+  if (strcmp(v, "-")) printf("verdict: %s\n", v);
 }
 
 /* "RxC" into o->n = R * C and o->cols = C. */
@@ -75,7 +89,7 @@ int cli_bench(int argc, char **argv) {
     } else if (!strcmp(a, "--no-fp-contract")) {
       o.no_fp_contract = true;
     } else if (!strcmp(a, "--n") || !strcmp(a, "--threads") || !strcmp(a, "--set") ||
-               !strcmp(a, "--shape")) {
+               !strcmp(a, "--shape") || !strcmp(a, "--rounds") || !strcmp(a, "--min-time")) {
       if (i + 1 >= argc) return cli_usage_error("bench", "%s needs a value", a);
       const char *val = argv[++i];
       if (!strcmp(a, "--set")) {
@@ -91,6 +105,17 @@ int cli_bench(int argc, char **argv) {
           return cli_usage_error("bench", "--shape wants ROWSxCOLS, each 1 or more and "
                                  "at most 2^34 elements in all, not '%s'", val);
         has_shape = 1;
+      } else if (!strcmp(a, "--rounds")) {
+        if (!cli_parse_int(val, 3, 100000, &v))
+          return cli_usage_error("bench", "--rounds wants 3..100000, not '%s'", val);
+        o.min_reps = (int)v;
+        if (o.max_reps < o.min_reps) o.max_reps = o.min_reps;
+      } else if (!strcmp(a, "--min-time")) {
+        double sec;
+        if (!cli_parse_double(val, &sec) || !(sec >= 0 && sec <= 3600))
+          return cli_usage_error("bench", "--min-time wants seconds in 0..3600, not '%s'", val);
+        o.min_seconds = sec;
+        if (o.max_reps < 20000) o.max_reps = 20000; /* the time decides, not the cap */
       } else {
         if (!cli_parse_int(val, 1, 1024, &v))
           return cli_usage_error("bench", "--threads wants 1..1024, not '%s'", val);

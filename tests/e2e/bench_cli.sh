@@ -3,7 +3,8 @@
 # parameters wants --shape and says so; --shape runs it on a matrix and
 # reports the shape and the traffic of p-sized arrays only (Adafactor's R
 # and C are not streams: 28 bytes and 3 sweeps, as `optc info` counts);
-# --json gives the shape as n and cols.
+# --json gives the shape as n and cols; --rounds and --min-time set the
+# rounds, and each ratio comes with its 95% interval.
 #   bench_cli.sh OPTC SOURCE_DIR
 set -u
 optc=$1
@@ -30,6 +31,11 @@ expect 2 "--shape wants ROWSxCOLS" "$std/adafactor.opt" --shape 8*8
 expect 2 "--shape wants ROWSxCOLS" "$std/adafactor.opt" --shape 1000000x1000000
 expect 2 "--shape needs a value" "$std/adafactor.opt" --shape
 expect 2 "--threads wants 1..1024" "$std/adam.opt" --threads 0
+expect 2 "--rounds wants 3..100000" "$std/adam.opt" --rounds 2
+expect 2 "--rounds wants 3..100000" "$std/adam.opt" --rounds many
+expect 2 "--min-time wants seconds in 0..3600" "$std/adam.opt" --min-time -1
+expect 2 "--min-time wants seconds in 0..3600" "$std/adam.opt" --min-time nan
+expect 2 "--min-time needs a value" "$std/adam.opt" --min-time
 expect 1 "the rule works on 2-D parameters only" "$std/adafactor.opt" --n 4096
 "$optc" bench "$std/adafactor.opt" --shape 64x48 >"$dir/out" 2>"$dir/err"
 if [ $? != 0 ]; then
@@ -40,6 +46,18 @@ else
     grep -qxF -- "$want" <(sed 's/\(ratio_to_bandwidth: \).*/\1/' "$dir/out") ||
       { fail "bench --shape 64x48: no line '$want' in:"; cat "$dir/out"; }
   done
+  passed=$((passed + 1))
+fi
+# Exactly R rounds when no time is asked for; each ratio with its 95%
+# interval (five rounds: the whole range), no verdict below 16M.
+"$optc" bench "$std/lion.opt" --n 5000 --rounds 5 --min-time 0 >"$dir/out" 2>"$dir/err"
+if [ $? != 0 ]; then
+  fail "bench --rounds 5:"; cat "$dir/err"
+else
+  for want in "reps: 5" "ratio_to_bandwidth_ci95: " "ratio_to_handwritten_ci95: "; do
+    grep -qF -- "$want" "$dir/out" || { fail "bench --rounds 5: no '$want' in:"; cat "$dir/out"; }
+  done
+  if grep -q "^verdict" "$dir/out"; then fail "bench --n 5000: a verdict below 16M"; fi
   passed=$((passed + 1))
 fi
 # A narrow matrix (8 columns, fewer than a vector's lanes) as JSON: the
