@@ -39,11 +39,21 @@ static int64_t domain_count(const OptkDescriptor *d, int32_t dom, const RtTensor
   return r * c; /* fits: the domain's buffer was allocated */
 }
 
-/* Block-aligned chunks of cfg.chunk_elems over the domain `dom` of
+int64_t rt_chunk_elems(const Optrt *o, int64_t total) {
+  if (o->cfg.chunk_elems) return o->cfg.chunk_elems;
+  const int64_t lo = RT_CHUNK_MIN_BLOCKS * OPTK_BLOCK, hi = RT_CHUNK_MAX_BLOCKS * OPTK_BLOCK;
+  int64_t per = total / (RT_CHUNKS_PER_THREAD * (int64_t)o->threads);
+  per = per < lo ? lo : per > hi ? hi : per;
+  return (per + OPTK_BLOCK - 1) / OPTK_BLOCK * OPTK_BLOCK;
+}
+
+/* Block-aligned chunks of rt_chunk_elems over the domain `dom` of
  * tensors t[0..nt). */
 static RtChunk *build_chunks(Optrt *o, const OptkDescriptor *d, int32_t dom, RtTensor *const *t,
                              int nt, int64_t *count) {
-  int64_t per = o->cfg.chunk_elems, n = 0, k = 0;
+  int64_t total = 0, n = 0, k = 0;
+  for (int i = 0; i < nt; i++) total += domain_count(d, dom, t[i]);
+  int64_t per = rt_chunk_elems(o, total);
   for (int i = 0; i < nt; i++) n += (domain_count(d, dom, t[i]) + per - 1) / per;
   RtChunk *c = rt_calloc(&o->alloc, (size_t)n, sizeof *c);
   for (int i = 0; c && i < nt; i++) {

@@ -53,8 +53,7 @@ Optrt *optrt_create(const OptrtKernel *k, const OptrtConfig *cfg, char **err) {
     o->alloc = a;
     o->k = k;
     o->threads = c.threads ? c.threads : online_cores();
-    int64_t per = c.chunk_elems ? c.chunk_elems : 16 * OPTK_BLOCK;
-    c.chunk_elems = (per + OPTK_BLOCK - 1) / OPTK_BLOCK * OPTK_BLOCK;
+    c.chunk_elems = (c.chunk_elems + OPTK_BLOCK - 1) / OPTK_BLOCK * OPTK_BLOCK; /* 0: auto */
     o->cfg = c;
     o->pool = rt_pool_create(&a, o->threads);
     if (!o->pool) why = "cannot start the thread pool";

@@ -161,6 +161,16 @@ typedef struct RtExec {
 
 int rt_exec_plan(RtExec *x);
 int rt_group_chunks(Optrt *o, RtGroup *grp);
+
+/* Elements per chunk of a sweep over `total` elements: cfg.chunk_elems
+ * when set, else total / (RT_CHUNKS_PER_THREAD * threads) rounded up to
+ * a block, within RT_CHUNK_{MIN,MAX}_BLOCKS: enough chunks for the
+ * threads to share the work, few enough that each chunk's ending (the
+ * loop's exit and the next call, which stall the memory streams) does not
+ * show (64K-element chunks cost 1.5-2% at 16M and 64M elements on one
+ * thread: docs/performance.md). */
+enum { RT_CHUNK_MIN_BLOCKS = 16, RT_CHUNK_MAX_BLOCKS = 256, RT_CHUNKS_PER_THREAD = 8 };
+int64_t rt_chunk_elems(const Optrt *o, int64_t total);
 /* 1 if a gradient of the group holds NaN/Inf, 0 if not, -1 on error. */
 int rt_group_has_nonfinite(Optrt *o, RtGroup *grp);
 

@@ -250,6 +250,54 @@ static void test_threads_bit_identical(void **state) {
   free(b);
 }
 
+/* One step of hk_chunks over tensors of the given sizes; the sweep's
+ * calls and longest chunk. */
+static void chunks_step(int threads, int64_t chunk, const int64_t *sizes, int nt,
+                        int64_t *calls, int64_t *longest) {
+  OptrtKernel *k = wrap(&hk_chunks);
+  Optrt *o = make(k, threads, chunk);
+  int gr = optrt_add_group(o, NULL);
+  float *p[4];
+  for (int i = 0; i < nt; i++) {
+    p[i] = calloc((size_t)sizes[i], sizeof(float));
+    assert_non_null(p[i]);
+    assert_int_equal(optrt_add_param(o, gr, p[i], p[i], sizes[i], 0), i);
+  }
+  hk_chunks_seen(calls, longest);
+  assert_int_equal(optrt_step(o), 0);
+  hk_chunks_seen(calls, longest);
+  for (int i = 0; i < nt; i++) free(p[i]);
+  optrt_destroy(o);
+  optrt_kernel_close(k);
+}
+
+/* The automatic chunk (cfg.chunk_elems = 0): total / (8 threads) rounded
+ * up to a block, at least 16 and at most 256 blocks; chunks never span
+ * tensors; a chunk size that is set is rounded up to a block. */
+static void test_chunk_sizes(void **state) {
+  const int64_t B = OPTK_BLOCK, big[] = {64 * 256 * B / 8}, mid[] = {40 * B, 24 * B + 5},
+                small[] = {5 * B + 1, 3};
+  int64_t calls, longest;
+  chunks_step(1, 0, big, 1, &calls, &longest); /* 1 thread: 2048 blocks / 8 = 256 */
+  assert_int_equal(longest, 256 * B);
+  assert_int_equal(calls, 8);
+  chunks_step(2, 0, big, 1, &calls, &longest); /* 2048 / 16 = 128 blocks */
+  assert_int_equal(longest, 128 * B);
+  assert_int_equal(calls, 16);
+  chunks_step(4, 0, big, 1, &calls, &longest); /* 2048 / 32 = 64 */
+  assert_int_equal(longest, 64 * B);
+  assert_int_equal(calls, 32);
+  chunks_step(1, 0, mid, 2, &calls, &longest); /* 64 blocks and 5 elements / 8: 16 */
+  assert_int_equal(longest, 16 * B);
+  assert_int_equal(calls, 3 + 2);
+  chunks_step(3, 0, small, 2, &calls, &longest); /* one chunk per tensor */
+  assert_int_equal(longest, 5 * B + 1);
+  assert_int_equal(calls, 2);
+  chunks_step(2, B + 1, mid, 2, &calls, &longest); /* set: 2 blocks */
+  assert_int_equal(longest, 2 * B);
+  assert_int_equal(calls, 20 + 13);
+}
+
 static void test_nonfinite_guard(void **state) {
   OptrtKernel *k = wrap(&hk_sgdm);
   Optrt *o = make(k, 2, 0);
@@ -306,7 +354,7 @@ int main(void) {
       cmocka_unit_test(test_clip_reference),   cmocka_unit_test(test_everyk_jumps),
       cmocka_unit_test(test_bf16_state),       cmocka_unit_test(test_init_plan),
       cmocka_unit_test(test_threads_bit_identical), cmocka_unit_test(test_nonfinite_guard),
-      cmocka_unit_test(test_openblas_threads_restored),
+      cmocka_unit_test(test_openblas_threads_restored), cmocka_unit_test(test_chunk_sizes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

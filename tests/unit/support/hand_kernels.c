@@ -9,6 +9,7 @@
 #include "hand_kernels.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define P_BUF {"p", OPTK_BUF_PARAM, OPTK_F32, OPTK_DIM_N, OPTK_DIM_ONE, 0}
@@ -447,3 +448,33 @@ static const OptkOp NOISE_OPS[] = {SCALAR_OP(0), SWEEP_OP(0)};
 static const OptkSweepFn NOISE_WF[] = {noise_w0};
 const OptkDescriptor hk_noise = {DESC("noise", 0, NO_H, PG_B, NOISE_OPS), SFNS(LR_SF),
                                  WFNS(NOISE_WF), .nslot = 1, .sweeps = 1};
+
+/* ---- chunks: optimizer chunks; hyper lr = 0 in [0, inf);
+ *      update { p = p + lr * g }, whose sweep also counts its calls and
+ *      keeps the longest [begin, end) it was given. */
+static const OptkHyper CHUNKS_H[] = {{"lr", 0.0, 0, 0, LO_CLOSED, 0}};
+static const OptkBuffer CHUNKS_B[] = {P_BUF, G_BUF};
+static atomic_llong chunk_calls, chunk_longest;
+
+static void chunks_s0(OptkScalarCtx *c) { c->slot[0] = c->hyper[0]; }
+
+static void chunks_w0(const OptkSweepCtx *c, int64_t b, int64_t e) {
+  float *p = c->buf[0];
+  const float *g = c->buf[1];
+  for (int64_t i = b; i < e; i++) p[i] += (float)c->slot[0] * g[i];
+  atomic_fetch_add(&chunk_calls, 1);
+  long long seen = atomic_load(&chunk_longest);
+  while (e - b > seen && !atomic_compare_exchange_weak(&chunk_longest, &seen, e - b)) {
+  }
+}
+
+void hk_chunks_seen(int64_t *calls, int64_t *longest) {
+  *calls = atomic_exchange(&chunk_calls, 0);
+  *longest = atomic_exchange(&chunk_longest, 0);
+}
+
+static const OptkOp CHUNKS_OPS[] = {SCALAR_OP(0), SWEEP_OP(0)};
+static const OptkScalarFn CHUNKS_SF[] = {chunks_s0};
+static const OptkSweepFn CHUNKS_WF[] = {chunks_w0};
+const OptkDescriptor hk_chunks = {DESC("chunks", 0, CHUNKS_H, CHUNKS_B, CHUNKS_OPS),
+                                  SFNS(CHUNKS_SF), WFNS(CHUNKS_WF), .nslot = 1, .sweeps = 1};

@@ -38,5 +38,9 @@ extern const OptkDescriptor hk_ls_armijo, hk_ls_wolfe, hk_ls_bad;
 extern const OptkDescriptor hk_noise;
 /* Reads f: p -= lr * f * g. */
 extern const OptkDescriptor hk_lossy;
+/* p += lr g, its sweep counting its calls and the longest [begin, end)
+ * given; hk_chunks_seen returns both since the last call and resets them. */
+extern const OptkDescriptor hk_chunks;
+void hk_chunks_seen(int64_t *calls, int64_t *longest);
 
 #endif
