@@ -310,11 +310,14 @@ static double median(double *v, int n) {
 
 /* Median over rounds of other[i] / gen[i]: each round's kernels ran back
  * to back, so a round's ratio is unaffected by how busy the machine was
- * over the whole run, which moves every kernel of the round alike. */
-static double paired_ratio(const double *other, const double *gen, int n) {
+ * over the whole run, which moves every kernel of the round alike.  *lo
+ * and *hi: its 95% confidence interval. */
+static double paired_ratio(const double *other, const double *gen, int n, double *lo,
+                           double *hi) {
   double *q = xcalloc((size_t)n + 1, sizeof *q);
   for (int i = 0; i < n; i++) q[i] = other[i] / gen[i];
   double m = median(q, n);
+  bench_median_ci(q, n, lo, hi); /* q is sorted now */
   free(q);
   return m;
 }
@@ -440,8 +443,9 @@ int bench_measure(const char *path, const BenchOptions *o, BenchRow *row, char *
                       .bytes_per_element = tr.bytes_per_element, .sweeps = tr.nsweeps,
                       .reps = r.n};
     snprintf(row->rule, sizeof row->rule, "%s", o->rule_label ? o->rule_label : name);
-    row->to_bw = paired_ratio(r.bw, r.gen, r.n);
-    row->to_hw = hwp ? paired_ratio(r.hw, r.gen, r.n) : NAN;
+    row->to_bw = paired_ratio(r.bw, r.gen, r.n, &row->to_bw_lo, &row->to_bw_hi);
+    row->to_hw = row->to_hw_lo = row->to_hw_hi = NAN;
+    if (hwp) row->to_hw = paired_ratio(r.hw, r.gen, r.n, &row->to_hw_lo, &row->to_hw_hi);
     row->gen_ms = median(r.gen, r.n); /* (sorts: after the paired ratios) */
     row->hw_ms = hwp ? median(r.hw, r.n) : -1;
     row->bw_ms = median(r.bw, r.n);

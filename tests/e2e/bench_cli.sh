@@ -57,6 +57,12 @@ else
   for want in "reps: 5" "ratio_to_bandwidth_ci95: " "ratio_to_handwritten_ci95: "; do
     grep -qF -- "$want" "$dir/out" || { fail "bench --rounds 5: no '$want' in:"; cat "$dir/out"; }
   done
+  for side in bandwidth handwritten; do # 0 < lo <= median <= hi
+    awk -v s="$side" '$1 == "ratio_to_" s ":" { r = $2 }
+      $1 == "ratio_to_" s "_ci95:" { lo = $2; hi = $3 }
+      END { exit !(lo > 0 && lo <= r && r <= hi) }' "$dir/out" ||
+      { fail "bench --rounds 5: the $side interval does not hold its median:"; cat "$dir/out"; }
+  done
   if grep -q "^verdict" "$dir/out"; then fail "bench --n 5000: a verdict below 16M"; fi
   passed=$((passed + 1))
 fi
