@@ -1147,7 +1147,8 @@ static LLVMValueRef sw_more(Sweep *s, LLVMValueRef i, LLVMValueRef bend, int w) 
 
 /* Software prefetch, CG_PREFETCH_BYTES ahead on each array the vector
  * loop streams, once per vector step (on AVX-512 one cache line of f32),
- * in sweeps with reductions only (docs/performance.md, "Prefetch").
+ * in sweeps with reductions only (docs/performance.md, "What changed in
+ * the eighth session").
  * Their vector loop ends every OPTK_BLOCK elements to write the block's
  * partials, and each ending (a mispredicted exit and the horizontal sums)
  * lets the memory streams run dry; prefetches 2 KiB ahead keep lines in
@@ -1155,7 +1156,7 @@ static LLVMValueRef sw_more(Sweep *s, LLVMValueRef i, LLVMValueRef bend, int w) 
  * 16M elements (2 threads: 0-4%); 1 KiB and 3 KiB helped less, 4 KiB
  * and more not at all.  In the sweeps without reductions, which run
  * uninterrupted through a chunk, the same prefetches were as often
- * slower as faster (SGD -4%, Lion +2-6%), so they have none.  A prefetch
+ * slower as faster (SGD -4%, Lion +1.6-7%), so they have none.  A prefetch
  * is a hint and never faults: the address may pass the array's end (a
  * GEP without inbounds). */
 enum { CG_PREFETCH_BYTES = 2048 };
