@@ -46,7 +46,9 @@ Optrt *optrt_create(const OptrtKernel *k, const OptrtConfig *cfg, char **err) {
   if (cfg) c = *cfg;
   else optrt_config_init(&c);
   const char *why = !k ? "no kernel" : c.threads < 0 || c.threads > 1024 ? "threads must be in [0, 1024]"
-                     : c.chunk_elems < 0 ? "chunk_elems must be >= 0" : NULL;
+                     : c.chunk_elems < 0 || c.chunk_elems > RT_CHUNK_LIMIT
+                         ? "chunk_elems must be in [0, 2^40]"
+                         : NULL;
   RtAlloc a = {c.alloc, c.alloc_user};
   Optrt *o = why ? NULL : rt_calloc(&a, 1, sizeof *o);
   if (o) {

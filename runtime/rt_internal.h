@@ -170,6 +170,7 @@ int rt_group_chunks(Optrt *o, RtGroup *grp);
  * show (64K-element chunks cost 1.5-2% at 16M and 64M elements on one
  * thread: docs/performance.md). */
 enum { RT_CHUNK_MIN_BLOCKS = 16, RT_CHUNK_MAX_BLOCKS = 256, RT_CHUNKS_PER_THREAD = 8 };
+#define RT_CHUNK_LIMIT ((int64_t)1 << 40) /* largest cfg.chunk_elems */
 int64_t rt_chunk_elems(const Optrt *o, int64_t total);
 /* 1 if a gradient of the group holds NaN/Inf, 0 if not, -1 on error. */
 int rt_group_has_nonfinite(Optrt *o, RtGroup *grp);

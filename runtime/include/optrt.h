@@ -51,8 +51,9 @@ typedef struct OptrtConfig {
   int threads;         /* worker threads including the caller; 0: online cores */
   uint64_t seed;       /* seed of random tensors (rademacher, normal, uniform) */
   int64_t chunk_elems; /* elements per work item, rounded up to a multiple of
-                          OPTK_BLOCK; 0: chosen per sweep, 16 to 256 blocks
-                          (docs/runtime.md, "Threads and determinism") */
+                          OPTK_BLOCK, at most 2^40; 0: chosen per sweep, 16
+                          to 256 blocks (docs/runtime.md, "Threads and
+                          determinism") */
   OptrtAllocFn alloc;  /* NULL: malloc/realloc/free */
   void *alloc_user;
 } OptrtConfig;

@@ -145,8 +145,16 @@ static void test_create_and_groups(void **state) {
   assert_null(optrt_create(k, &cfg, &err));
   assert_string_equal(err, "threads must be in [0, 1024]");
   free(err);
-  assert_null(optrt_create(NULL, NULL, NULL));
   cfg.threads = 0;
+  const int64_t bad_chunks[] = {-1, ((int64_t)1 << 40) + 1, INT64_MAX};
+  for (int i = 0; i < 3; i++) {
+    cfg.chunk_elems = bad_chunks[i];
+    assert_null(optrt_create(k, &cfg, &err));
+    assert_string_equal(err, "chunk_elems must be in [0, 2^40]");
+    free(err);
+  }
+  cfg.chunk_elems = 0;
+  assert_null(optrt_create(NULL, NULL, NULL));
   Optrt *o = optrt_create(k, &cfg, NULL);
   assert_true(optrt_threads(o) >= 1);
   assert_int_equal(optrt_add_group(o, NULL), 0);
