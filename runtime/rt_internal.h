@@ -167,7 +167,7 @@ int rt_group_chunks(Optrt *o, RtGroup *grp);
  * a block, within RT_CHUNK_{MIN,MAX}_BLOCKS: enough chunks for the
  * threads to share the work, few enough that each chunk's ending (the
  * loop's exit and the next call, which stall the memory streams) does not
- * show (64K-element chunks cost 1.5-2% at 16M and 64M elements on one
+ * show (64K-element chunks cost up to 2% at 16M and 64M elements on one
  * thread: docs/performance.md). */
 enum { RT_CHUNK_MIN_BLOCKS = 16, RT_CHUNK_MAX_BLOCKS = 256, RT_CHUNKS_PER_THREAD = 8 };
 #define RT_CHUNK_LIMIT ((int64_t)1 << 40) /* largest cfg.chunk_elems */
