@@ -1153,8 +1153,8 @@ static LLVMValueRef sw_more(Sweep *s, LLVMValueRef i, LLVMValueRef bend, int w) 
  * partials, and each ending (a mispredicted exit and the horizontal sums)
  * lets the memory streams run dry; prefetches 2 KiB ahead keep lines in
  * flight across it.  LAMB's norms sweep: 4-5% faster on one thread at
- * 16M elements (2 threads: 0-4%); 1 KiB and 3 KiB helped less, 4 KiB
- * and more not at all.  In the sweeps without reductions, which run
+ * 16M elements (2 threads: 0-4%); 1 KiB and 3 KiB helped less or not
+ * at all, 4 KiB and 8 KiB were slower than none.  In the sweeps without reductions, which run
  * uninterrupted through a chunk, the same prefetches were as often
  * slower as faster (SGD -4%, Lion +1.6-7%), so they have none.  A prefetch
  * is a hint and never faults: the address may pass the array's end (a

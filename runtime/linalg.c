@@ -313,8 +313,8 @@ static inline double mat_at(const void *data, bool f64, int64_t k) {
  *
  * Rows go RT_SUM_ROWS at a time, both sums in one loop over their
  * columns: a row's eight sums are eight chains of dependent adds, one add
- * per eight elements each, so one row alone runs at the adder's latency
- * (a third of the loop's time at 2048 x 2048); four rows keep four times
+ * per eight elements each, so one row alone runs at the adder's latency;
+ * four rows keep four times
  * the chains in flight, and the column sums take their four adds in row
  * order while the elements are in registers.  Every sum keeps its order,
  * so the results are bit for bit those of one row at a time. */
@@ -341,7 +341,7 @@ typedef float RtV8f __attribute__((vector_size(32)));
     RtV8d s[RT_SUM_ROWS] = {{0}};                                                      \
     int64_t c8 = c - c % 8;                                                            \
     for (int64_t j = 0; j < c8; j += 8) {                                              \
-      RtV8d col = s[0], x;                                                             \
+      RtV8d col = {0}, x;                                                              \
       if (do_cs) RT_LOAD8_double(col, cs + j);                                         \
       for (int k = 0; k < nrows; k++) {                                                \
         RT_LOAD8_##T(x, a + k * c + j);                                                \
