@@ -36,19 +36,23 @@ double bench_median_ci(const double *x, int n, double *lo, double *hi) {
   return 1 - 2 * below;
 }
 
-/* -1: significantly below 1.0, 0: below but not significantly, 1: >= 1.0
- * (or no ratio). */
-static int ratio_status(double median, double hi) {
-  if (isnan(median) || median >= 1.0) return 1;
-  return hi < 1.0 ? -1 : 0;
+/* A kernel row against the target, worst first. */
+typedef enum Verdict { V_MISS, V_MISS_NS, V_OK, V_NONE } Verdict;
+static const char *const VERDICT_TEXT[] = {"MISS", "MISS(ns)", "ok", "-"};
+
+/* One ratio: below 1.0 with its whole interval, below, or not (or none). */
+static Verdict ratio_verdict(double median, double hi) {
+  if (isnan(median) || median >= 1.0) return V_OK;
+  return hi < 1.0 ? V_MISS : V_MISS_NS;
 }
 
-const char *bench_kernel_verdict(const BenchRow *r) {
-  if (r->cols || r->n < 16 * 1024 * 1024) return "-";
-  int bw = ratio_status(r->to_bw, r->to_bw_hi), hw = ratio_status(r->to_hw, r->to_hw_hi);
-  int worst = bw < hw ? bw : hw;
-  return worst == 1 ? "ok" : worst == -1 ? "MISS" : "MISS(ns)";
+static Verdict kernel_verdict(const BenchRow *r) {
+  if (r->cols || r->n < 16 * 1024 * 1024) return V_NONE;
+  Verdict bw = ratio_verdict(r->to_bw, r->to_bw_hi), hw = ratio_verdict(r->to_hw, r->to_hw_hi);
+  return bw < hw ? bw : hw;
 }
+
+const char *bench_kernel_verdict(const BenchRow *r) { return VERDICT_TEXT[kernel_verdict(r)]; }
 
 /* "0.981-1.004", or "-" when there is no ratio. */
 static const char *ci_text(char *buf, size_t len, double lo, double hi) {
@@ -69,17 +73,17 @@ void bench_print_table(FILE *out, const BenchRow *rows, int nrows) {
   for (int i = 0; i < nrows; i++) {
     const BenchRow *r = &rows[i];
     if (r->cols) continue;
-    const char *v = bench_kernel_verdict(r);
-    judged += strcmp(v, "-") != 0;
-    missed += strncmp(v, "MISS", 4) == 0;
-    significant += strcmp(v, "MISS") == 0;
+    Verdict v = kernel_verdict(r);
+    judged += v != V_NONE;
+    missed += v <= V_MISS_NS;
+    significant += v == V_MISS;
     char bw[32], hw[32];
     fprintf(out, "%-14s %8.0fM %3d %5d %9.3f %8.2f %8.2f %8.2f %7.3fx %12s %7.3fx %12s  %s\n",
             r->rule, (double)r->n / (1024 * 1024), r->threads, r->bytes_per_element,
             r->gen_ms, bench_gbps(r, r->gen_ms),
             r->hw_ms > 0 ? bench_gbps(r, r->hw_ms) : NAN, bench_gbps(r, r->bw_ms), r->to_bw,
             ci_text(bw, sizeof bw, r->to_bw_lo, r->to_bw_hi), r->to_hw,
-            ci_text(hw, sizeof hw, r->to_hw_lo, r->to_hw_hi), v);
+            ci_text(hw, sizeof hw, r->to_hw_lo, r->to_hw_hi), VERDICT_TEXT[v]);
   }
   if (judged)
     fprintf(out,

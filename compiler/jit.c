@@ -49,9 +49,9 @@ typedef struct JitEngine {
    * are made on first use.  Target machines are not thread-safe: one per
    * compiling thread. */
   LLVMTargetMachineRef tms[CG_MAX_PARTS];
-  /* tms0[k]: the same at CodeGenOptLevel::None, for part k's optnone
-   * functions (CG_LAYER_PLAIN), made on first use */
-  LLVMTargetMachineRef tms0[CG_MAX_PARTS];
+  /* The same at CodeGenOptLevel::None for the optnone functions
+   * (CG_LAYER_PLAIN), made on first use: one plain layer a compile. */
+  LLVMTargetMachineRef tm0;
   char *cpu, *features;    /* the key; NULL: the host's */
   int opt_level;
   bool busy;               /* a compile holds it */
@@ -111,8 +111,7 @@ static void jit_engine_free(JitEngine *e) {
   if (e->jit) jit_dispose(e->jit);
   for (int k = 0; k < CG_MAX_PARTS; k++)
     if (e->tms[k]) LLVMDisposeTargetMachine(e->tms[k]);
-  for (int k = 0; k < CG_MAX_PARTS; k++)
-    if (e->tms0[k]) LLVMDisposeTargetMachine(e->tms0[k]);
+  if (e->tm0) LLVMDisposeTargetMachine(e->tm0);
   free(e->cpu);
   free(e->features);
   free(e);
@@ -242,13 +241,30 @@ typedef struct JitPart {
   const IrProgram *prog;
   const CgSplit *split;
   int part;
-  LLVMTargetMachineRef tm, tm0; /* tm0: the plain layer's (its part only, -O1 and up) */
+  LLVMTargetMachineRef tm, tm0; /* tm0: the plain layer's (JitEngine.tm0) */
   int opt_level;
   unsigned long serial;
   char descriptor[64];       /* part 0: the descriptor's name */
   LLVMMemoryBufferRef obj[2]; /* out: the object files of the two layers (or NULL) */
   char *err;                 /* out: why there is none */
 } JitPart;
+
+/* mod as an object file in memory, or NULL and *err ("cannot compile
+ * WHAT: ..."); disposes of mod. */
+static LLVMMemoryBufferRef jit_emit(LLVMTargetMachineRef tm, LLVMModuleRef mod, const char *what,
+                                   char **err) {
+  LLVMMemoryBufferRef obj = NULL;
+  char *msg = NULL;
+  if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &obj)) {
+    Str s = {0};
+    str_printf(&s, "cannot compile %s: %s", what, msg ? msg : "unknown LLVM error");
+    *err = str_take(&s);
+    obj = NULL;
+  }
+  LLVMDisposeMessage(msg);
+  LLVMDisposeModule(mod);
+  return obj;
+}
 
 /* One layer of a part: build, optimise and compile to obj[k]. */
 static void jit_layer_run(JitPart *jp, CgLayer layer, LLVMTargetMachineRef tm, int k) {
@@ -258,15 +274,7 @@ static void jit_layer_run(JitPart *jp, CgLayer layer, LLVMTargetMachineRef tm, i
   if (mod) {
     jit_localise(mod, jp->part, jp->split->nparts == 1 && layer == CG_LAYER_ALL, jp->serial,
                  jp->descriptor, sizeof jp->descriptor);
-    char *msg = NULL;
-    if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &jp->obj[k])) {
-      Str s = {0};
-      str_printf(&s, "cannot compile the optimizer: %s", msg ? msg : "unknown LLVM error");
-      jp->err = str_take(&s);
-      jp->obj[k] = NULL;
-    }
-    LLVMDisposeMessage(msg);
-    LLVMDisposeModule(mod);
+    jp->obj[k] = jit_emit(tm, mod, "the optimizer", &jp->err);
   }
   LLVMContextDispose(ctx);
 }
@@ -303,16 +311,7 @@ static int jit_add_math(JitEngine *e, unsigned fns, char **err) {
   if (!fns) return 0;
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMModuleRef mod = cg_math_library(ctx, e->tms[0], e->opt_level, fns, err);
-  LLVMMemoryBufferRef obj = NULL;
-  char *msg = NULL;
-  if (mod && LLVMTargetMachineEmitToMemoryBuffer(e->tms[0], mod, LLVMObjectFile, &msg, &obj)) {
-    Str s = {0};
-    str_printf(&s, "cannot compile the math library: %s", msg ? msg : "unknown LLVM error");
-    *err = str_take(&s);
-    obj = NULL;
-  }
-  LLVMDisposeMessage(msg);
-  if (mod) LLVMDisposeModule(mod);
+  LLVMMemoryBufferRef obj = mod ? jit_emit(e->tms[0], mod, "the math library", err) : NULL;
   LLVMContextDispose(ctx);
   if (!obj) return -1;
   LLVMErrorRef er = LLVMOrcLLJITAddObjectFile(e->jit, LLVMOrcLLJITGetMainJITDylib(e->jit), obj);
@@ -330,17 +329,14 @@ static int jit_add_program(JitEngine *e, const IrProgram *prog, int threads,
   cg_split_plan(prog, threads, e->opt_level, &split);
   CgTarget t = {.cpu = e->cpu, .features = e->features, .opt_level = e->opt_level};
   CgTarget t0 = {.cpu = e->cpu, .features = e->features, .opt_level = 0};
-  for (int k = 0; k < split.nparts && !*err; k++) {
+  for (int k = 0; k < split.nparts && !*err; k++)
     if (!e->tms[k]) e->tms[k] = cg_target_machine(&t, err);
-    if (e->opt_level > 0 && k == split.plain_part && !*err && !e->tms0[k])
-      e->tms0[k] = cg_target_machine(&t0, err);
-  }
+  if (e->opt_level > 0 && !*err && !e->tm0) e->tm0 = cg_target_machine(&t0, err);
   JitPart parts[CG_MAX_PARTS];
   unsigned long serial = e->serial++;
   for (int k = 0; k < split.nparts; k++)
     parts[k] = (JitPart){.prog = prog, .split = &split, .part = k, .tm = e->tms[k],
-                         .tm0 = e->opt_level > 0 ? e->tms0[k] : NULL,
-                         .opt_level = e->opt_level, .serial = serial};
+                         .tm0 = e->tm0, .opt_level = e->opt_level, .serial = serial};
   if (!*err) jit_run_parts(parts, split.nparts);
   for (int k = 0; k < split.nparts && !*err; k++)
     if (parts[k].err) *err = parts[k].err, parts[k].err = NULL;

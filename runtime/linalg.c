@@ -314,10 +314,10 @@ static inline double mat_at(const void *data, bool f64, int64_t k) {
  * Rows go RT_SUM_ROWS at a time, both sums in one loop over their
  * columns: a row's eight sums are eight chains of dependent adds, one add
  * per eight elements each, so one row alone runs at the adder's latency;
- * four rows keep four times
- * the chains in flight, and the column sums take their four adds in row
- * order while the elements are in registers.  Every sum keeps its order,
- * so the results are bit for bit those of one row at a time. */
+ * four rows keep four times the chains in flight, and the column sums
+ * take their four adds in row order while the elements are in registers.
+ * Every sum keeps its order, so the results are bit for bit those of one
+ * row at a time. */
 enum { RT_SUM_ROWS = 4 };
 
 /* Eight doubles (GCC's vector extension: AVX-512 one register, AVX2 two,
